@@ -1,0 +1,125 @@
+"""PyTorch adapter: torch.nn.functional.dropout* and the torch.nn.Dropout* modules."""
+from __future__ import annotations
+
+import platform
+import shutil
+import warnings
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from conformance.api import Adapter, Call, Device, NotOffered, Output, Session
+from conformance.arrays import cast, dtype_name, same_values, via_float32
+
+FUNCTIONAL = {
+    "dropout": F.dropout, "dropout1d": F.dropout1d, "dropout2d": F.dropout2d,
+    "dropout3d": F.dropout3d, "alpha_dropout": F.alpha_dropout,
+    "feature_alpha_dropout": F.feature_alpha_dropout,
+}
+MODULES = {
+    "dropout": nn.Dropout, "dropout1d": nn.Dropout1d, "dropout2d": nn.Dropout2d,
+    "dropout3d": nn.Dropout3d, "alpha_dropout": nn.AlphaDropout,
+    "feature_alpha_dropout": nn.FeatureAlphaDropout,
+}
+DTYPES = {torch.float16: "float16", torch.bfloat16: "bfloat16", torch.float32: "float32",
+          torch.float64: "float64", torch.int32: "int32", torch.int64: "int64"}
+
+
+def _to_torch(x: np.ndarray, device: str) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(via_float32(x)))
+    if dtype_name(x) == "bfloat16":
+        t = t.to(torch.bfloat16)
+    return t.to(device)
+
+
+def _to_numpy(t: torch.Tensor) -> np.ndarray:
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        return cast(t.float().numpy(), "bfloat16")
+    return t.numpy().copy()
+
+
+def _build(call: Call):
+    """The callable under test: the nn module or the functional form."""
+    if call.form == "module":
+        module = MODULES[call.op](p=call.p, inplace=call.inplace) if call.op in MODULES else None
+        if module is None:
+            raise NotOffered(f"torch.nn has no module for {call.op}")
+        module.train(call.training)
+        return module
+    fn = FUNCTIONAL[call.op]
+    return lambda x: fn(x, call.p, call.training, call.inplace)
+
+
+class TorchSession(Session):
+    def __init__(self, device: Device, mode: str, seed: int):
+        self.device = "cpu" if device.kind == "cpu" else f"{device.kind}:{device.index}"
+        self.mode = mode
+        self.compiled: dict[tuple, object] = {}  # one compiled graph per (op, form, p, training)
+        torch.manual_seed(seed)  # global generator: seeds cpu and every accelerator
+
+    def call(self, call: Call) -> Output:
+        if call.op not in FUNCTIONAL:
+            raise NotOffered(f"torch offers no {call.op}")
+        fn = self._compile(call) if self.mode == "compiled" else _build(call)
+        x = _to_torch(call.x, self.device)
+        before = x.detach().clone()
+        if call.grad:
+            x.requires_grad_(True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = fn(x)
+            grad = None
+            if call.grad:
+                y.sum().backward()
+                grad = _to_numpy(x.grad)
+        return Output(
+            y=_to_numpy(y), dtype=DTYPES.get(y.dtype, str(y.dtype)), same_object=y is x,
+            input_modified=not same_values(_to_numpy(before), _to_numpy(x)),
+            grad=grad, warnings=[str(w.message) for w in caught],
+        )
+
+
+    def _compile(self, call: Call):
+        if call.inplace:
+            raise NotOffered("in-place dropout is not compiled here (torch.compile functionalises it)")
+        key = (call.op, call.form, call.p, call.training)
+        if key not in self.compiled:
+            self.compiled[key] = torch.compile(_build(call), dynamic=False, fullgraph=True)
+        return self.compiled[key]
+
+
+class TorchAdapter(Adapter):
+    name = "torch"
+    layout = "channels_first"
+    install_hint = "pip install torch==2.13.0"
+
+    def version(self) -> str:
+        return torch.__version__
+
+    def devices(self) -> list[Device]:
+        found = [Device(kind="cpu", name=platform.processor() or platform.machine(), backend="native")]
+        if torch.cuda.is_available():
+            backend = "rocm" if torch.version.hip else "cuda"
+            driver = torch.version.hip or torch.version.cuda
+            found += [Device(kind="cuda", name=torch.cuda.get_device_name(i), backend=backend,
+                             driver=driver, index=i) for i in range(torch.cuda.device_count())]
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            found.append(Device(kind="mps", name="Apple GPU", backend="mps"))
+        return found
+
+    def modes(self) -> tuple[str, ...]:
+        # Inductor on CPU generates C++: without a compiler there is no compiled mode to test.
+        return ("eager", "compiled") if shutil.which("g++") or shutil.which("c++") else ("eager",)
+
+    def ops(self) -> tuple[str, ...]:
+        return tuple(FUNCTIONAL)
+
+    def open(self, device: Device, mode: str, seed: int) -> Session:
+        return TorchSession(device, mode, seed)
+
+
+def make_adapter() -> Adapter:
+    return TorchAdapter()

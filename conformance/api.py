@@ -1,0 +1,93 @@
+"""The contract between the engine and an adapter.
+
+An adapter knows one framework and nothing of statistics: it lists its execution targets,
+opens a seeded session on one, and turns a `Call` into an `Output`. Everything else
+(layouts, seeds, checks, verdicts) is the engine's.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+OPS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")
+MODES = ("eager", "compiled")
+
+
+class NotOffered(Exception):
+    """The framework does not offer this op, form or feature (reported as skipped, with the reason)."""
+
+
+@dataclass(frozen=True)
+class Device:
+    kind: str  # cpu | cuda | mps | gpu | tpu
+    name: str  # model name where known, e.g. "NVIDIA H100", "x86_64"
+    backend: str  # native | cuda | rocm | mps | metal | xla
+    driver: str | None = None
+    index: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.kind if self.index == 0 else f"{self.kind}{self.index}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One invocation. `x` is in the adapter's native layout and true dtype."""
+
+    op: str
+    x: np.ndarray
+    p: float
+    training: bool = True
+    form: str = "module"  # module | functional
+    inplace: bool = False
+    grad: bool = False  # also return d(sum(y))/dx from the same forward pass
+
+
+@dataclass
+class Output:
+    y: np.ndarray  # native layout; dtype the framework returned (bfloat16 as ml_dtypes)
+    dtype: str  # the framework's own name for the output dtype, normalised (float16, bfloat16, ...)
+    same_object: bool | None = None  # the output is the very input object
+    input_modified: bool | None = None  # the caller's input now holds different values
+    grad: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Session(ABC):
+    """A seeded stream of calls on one target; successive calls must draw fresh randomness.
+
+    Opening a session may reset framework-global state (torch.manual_seed, mx.random.seed):
+    the engine finishes with one session before it opens the next.
+    """
+
+    @abstractmethod
+    def call(self, call: Call) -> Output: ...
+
+
+class Adapter(ABC):
+    name: str
+    layout: str = "channels_first"  # see conformance.arrays.LAYOUTS
+    install_hint: str = ""
+    # Framework whose expectations apply when a spec names none for this adapter.
+    expectations_from: str | None = None
+
+    @abstractmethod
+    def version(self) -> str: ...
+
+    @abstractmethod
+    def devices(self) -> list[Device]: ...
+
+    def modes(self) -> tuple[str, ...]:
+        return ("eager",)
+
+    @abstractmethod
+    def ops(self) -> tuple[str, ...]: ...
+
+    @abstractmethod
+    def open(self, device: Device, mode: str, seed: int) -> Session: ...
+
+    def describe(self) -> dict[str, Any]:
+        return {"framework": self.name, "version": self.version(), "layout": self.layout}

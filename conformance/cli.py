@@ -1,0 +1,319 @@
+"""Command line: `python -m conformance run|list|report|diff`.
+
+`run` drives pytest underneath, one subprocess per execution target (framework x device x
+mode), so that a crash or hang in one framework becomes error results for that target while
+the others complete. Exit codes: 0 every outcome as expected, 1 otherwise, 2 usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from . import results as res
+from .progress import Progress
+from .seeding import run_salt
+from .spec import SPECS_DIR, load_all
+from .targets import UsageError, known_frameworks
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="run the specs on one or more frameworks and write results.json")
+    p.add_argument("--framework", action="append", default=[], help="framework name (repeatable)")
+    p.add_argument("--adapter", action="append", default=[], help="third-party adapter PATH.py:NAME or module:NAME")
+    p.add_argument("--device", default="all", help="device label or kind (default: all available)")
+    p.add_argument("--mode", default="all", help="eager, compiled or all (default)")
+    p.add_argument("--spec", action="append", default=[], help="glob over spec ids or test ids (repeatable)")
+    p.add_argument("--salt", default=None, help="run salt (default: $CONFORMANCE_SALT or fresh)")
+    p.add_argument("--out", default="build/results", help="output directory (default: build/results)")
+    p.add_argument("--specs-dir", default=str(SPECS_DIR), help="directory of YAML specs")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per execution target (default 900)")
+    p.add_argument("--junit-xml", default=None, help="also write JUnit XML here")
+    p.add_argument("-v", "--verbose", action="store_true", help="show pytest's output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m conformance", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", required=True)
+    _add_run(sub)
+    lp = sub.add_parser("list", help="list the specs with their behaviour and sources")
+    lp.add_argument("--specs-dir", default=str(SPECS_DIR))
+    lp.add_argument("--json", action="store_true", help="machine-readable output")
+    rp = sub.add_parser("report", help="merge results files into one self-contained HTML report")
+    rp.add_argument("results", nargs="+", help="results.json files")
+    rp.add_argument("-o", "--output", default="build/report/index.html")
+    dp = sub.add_parser("diff", help="list outcomes that changed between two results files")
+    dp.add_argument("old")
+    dp.add_argument("new")
+    dp.add_argument("-o", "--output", default=None, help="also write an HTML diff here")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    try:
+        if args.verb == "run":
+            return cmd_run(args, argv)
+        if args.verb == "list":
+            return cmd_list(args)
+        if args.verb == "report":
+            from reports.html import report_command
+            return report_command(args.results, Path(args.output))
+        from reports.diff import diff_command
+        return diff_command(Path(args.old), Path(args.new), Path(args.output) if args.output else None)
+    except UsageError as exc:
+        res.stderr(f"error: {exc}")
+        return EXIT_USAGE
+
+
+# ---------------------------------------------------------------- list
+
+def cmd_list(args) -> int:
+    specs, errors = load_all(Path(args.specs_dir))
+    if args.json:
+        print(json.dumps(res.spec_catalog(specs), indent=1))
+    else:
+        for spec in specs:
+            print(f"{spec.id:34} {spec.behavior:20} {', '.join(spec.ops)}")
+            for src in spec.sources:
+                print(f"{'':36}- {src.name}: {src.url}")
+    for err in errors:
+        res.stderr(f"malformed spec: {err}")
+    return EXIT_FAIL if errors else EXIT_OK
+
+
+# ---------------------------------------------------------------- run
+
+def _check_refs(args) -> list[str]:
+    known = known_frameworks()
+    for name in args.framework:
+        if name not in known:
+            raise UsageError(f"unknown framework {name!r}; known: {', '.join(known)}")
+    refs = list(dict.fromkeys(args.framework + args.adapter))
+    return refs or ["reference"]
+
+
+def _probe(ref: str, args) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "conformance.probe", ref, "--device", args.device, "--mode", args.mode]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    try:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = (proc.stderr or proc.stdout).strip()[-2000:]
+        return {"unavailable": {"framework": ref, "install": "", "message": f"probing {ref} failed "
+                                f"(exit {proc.returncode}): {tail}"}}
+    if "usage_error" in answer:
+        raise UsageError(answer["usage_error"])
+    return answer
+
+
+def _target_command(ref: str, target: dict[str, Any], args, salt: str, jsonl: Path) -> list[str]:
+    who = ["--adapter", ref] if ":" in ref else ["--framework", ref]
+    cmd = [sys.executable, "-m", "pytest", "-p", "conformance.plugin", "-p", "no:cacheprovider",
+           args.specs_dir, "--specs-dir", args.specs_dir, "--rootdir", args.specs_dir, *who,
+           "--device", target["device"], "--mode", target["mode"], "--salt", salt,
+           "--results-jsonl", str(jsonl), "-q" if args.verbose else "-qq", "--no-header"]
+    for pattern in args.spec:
+        cmd += ["--spec", pattern]
+    return cmd
+
+
+def _read_jsonl(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    plan, found = None, []
+    if not path.exists():
+        return plan, found
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
+        if record.get("type") == "plan":
+            plan = record
+        elif record.get("type") == "result":
+            record.pop("type")
+            found.append(record)
+    return plan, found
+
+
+def _missing_as_errors(plan: dict[str, Any] | None, found: list[dict[str, Any]], target: dict[str, Any],
+                       why: str) -> list[dict[str, Any]]:
+    """Tests a crashed or hung target never reported: error results carrying the captured message."""
+    done = {r["id"] for r in found}
+    missing = [t for t in (plan or {}).get("tests", []) if t not in done]
+    if plan is None:
+        missing = [f"{target['framework']}-{target['device']}-{target['mode']}"]
+    return [{"id": test_id, "spec": test_id.split("[")[0], "behavior": None, "op": None,
+             "framework": target["framework"], "device": target["device"], "mode": target["mode"],
+             "params": {}, "status": "error", "expected": {}, "observed": {}, "message": why,
+             "warnings": [], "p_value": None, "n": None, "min_detectable": None, "false_alarm": 0.0,
+             "seed": None, "reproduce": None} for test_id in missing]
+
+
+def _run_target(ref: str, target: dict[str, Any], args, salt: str, workdir: Path,
+                progress: Progress) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    label = f"{target['framework']}-{target['device']}-{target['mode']}"
+    jsonl = workdir / f"{label}.jsonl"
+    log = workdir / f"{label}.log"
+    cmd = _target_command(ref, target, args, salt, jsonl)
+    started = time.monotonic()
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen(cmd, stdout=out if not args.verbose else None, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        why = None
+        try:
+            while proc.poll() is None:
+                plan, found = _read_jsonl(jsonl)
+                progress.update(label, len(found), len((plan or {}).get("tests", [])) or None)
+                if time.monotonic() - started > args.timeout:
+                    proc.kill()
+                    why = f"{label} timed out after {args.timeout:g} s"
+                    break
+                time.sleep(0.2)
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.kill()
+            proc.wait()
+            raise
+    plan, found = _read_jsonl(jsonl)
+    progress.update(label, len(found), len((plan or {}).get("tests", [])) or None, finished=True)
+    if why is None and proc.returncode not in (0, 1):
+        tail = log.read_text(encoding="utf-8", errors="replace").strip()[-1500:] if log.exists() else ""
+        why = f"{label} exited with code {proc.returncode}: {tail}"
+    if why is not None:
+        found += _missing_as_errors(plan, found, target, why)
+    return plan, found
+
+
+def cmd_run(args, argv: list[str]) -> int:
+    refs = _check_refs(args)
+    salt = run_salt(args.salt)
+    specs, spec_errors = load_all(Path(args.specs_dir))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.json"
+    print(f"dropout conformance: salt {salt} (replay: --salt {salt}); alpha {res.stats.ALPHA:g} per "
+          f"statistical assertion; results -> {results_path}")
+    for err in spec_errors:
+        res.stderr(f"malformed spec: {err}")
+
+    targets: list[dict[str, Any]] = []
+    gathered: list[dict[str, Any]] = []
+    false_alarm = 0.0
+    plans: list[tuple[str, dict[str, Any]]] = []
+    for ref in refs:
+        answer = _probe(ref, args)
+        if "unavailable" in answer:
+            u = answer["unavailable"]
+            print(f"  {u['framework']}: unavailable - {u['message']}")
+            targets.append({"framework": u["framework"], "unavailable": u["message"]})
+            gathered.append(_unavailable_result(u))
+            continue
+        plans += [(ref, t) for t in answer["targets"]]
+
+    def save() -> None:
+        document = {"run": res.run_header(salt, targets, false_alarm, argv),
+                    "specs": res.spec_catalog(specs), "results": _dedupe(gathered)}
+        res.write_atomic(results_path, document)
+
+    progress = Progress(enabled=sys.stderr.isatty())
+    interrupted = False
+    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
+        for ref, target in plans:
+            targets.append(target)
+            try:
+                plan, found = _run_target(ref, target, args, salt, Path(tmp), progress)
+            except KeyboardInterrupt:
+                interrupted = True
+                break
+            false_alarm += (plan or {}).get("false_alarm", 0.0)
+            gathered += found
+            save()
+    save()
+    if args.junit_xml:
+        from reports.junit import write_junit
+        write_junit(res.read(results_path), Path(args.junit_xml))
+    results = _dedupe(gathered)
+    print_summary(results, false_alarm)
+    if interrupted:
+        res.stderr(f"interrupted: results gathered so far are in {results_path}")
+        return 130
+    code = res.gate(results)
+    print(f"gate: {'PASS' if code == 0 else 'FAIL'} (exit {code}); results in {results_path}")
+    return code
+
+
+def _unavailable_result(u: dict[str, Any]) -> dict[str, Any]:
+    return {"id": f"{u['framework']}-unavailable", "spec": None, "behavior": None, "op": None,
+            "framework": u["framework"], "device": None, "mode": None, "params": {}, "status": "skipped",
+            "expected": {}, "observed": {}, "message": u["message"], "warnings": [], "p_value": None,
+            "n": None, "min_detectable": None, "false_alarm": 0.0, "seed": None,
+            "reproduce": u.get("install") or None}
+
+
+def _dedupe(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Malformed-spec results are reported by every target process; keep one of each id."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in results:
+        seen.setdefault(r["id"], r)
+    return list(seen.values())
+
+
+# ---------------------------------------------------------------- summary
+
+def print_summary(results: list[dict[str, Any]], false_alarm: float) -> None:
+    by_behavior: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        by_behavior[r["behavior"] or "(run)"][r["framework"] or "-"].append(r)
+    frameworks = sorted({r["framework"] or "-" for r in results})
+    print(f"\n{'behaviour':22}" + "".join(f"{fw:>26}" for fw in frameworks))
+    for behavior in sorted(by_behavior):
+        cells = []
+        for fw in frameworks:
+            tally = res.counts(by_behavior[behavior].get(fw, []))
+            cell = " ".join(f"{n}{_ABBREV[s]}" for s, n in tally.items() if n)
+            cells.append(f"{cell or '-':>26}")
+        print(f"{behavior:22}" + "".join(cells))
+    print("  (P pass, D expected divergence, F fail, S stale expectation, E error, K skipped)")
+    _print_divergences(results)
+    bad = [r for r in results if r["status"] not in res.OK_STATUSES]
+    if bad:
+        print(f"\n{len(bad)} unexpected outcome(s):")
+        for r in bad[:50]:
+            print(f"  {r['status'].upper():18} {r['id']}\n      {r['message'][:300]}")
+            if r.get("reproduce"):
+                print(f"      reproduce: {r['reproduce']}")
+        if len(bad) > 50:
+            print(f"  ... and {len(bad) - 50} more (see results.json)")
+    total = res.counts(results)
+    print("\n" + ", ".join(f"{n} {s}" for s, n in total.items() if n) +
+          f"; whole-run false-alarm bound {false_alarm:.3g}")
+
+
+def _print_divergences(results: list[dict[str, Any]]) -> None:
+    """Cross-framework view: per spec, who diverges and why (one line each)."""
+    seen: dict[tuple[str, str], str] = {}
+    for r in results:
+        if r["status"] == "expected-divergence":
+            seen.setdefault((r["spec"], r["framework"]), (r["expected"].get("reason") or "")[:110])
+    if not seen:
+        return
+    print("\nexpected divergences (spec / framework / why):")
+    for (spec, fw), why in sorted(seen.items()):
+        print(f"  {spec:32} {fw:10} {why}")
+
+
+_ABBREV = {"pass": "P", "expected-divergence": "D", "fail": "F", "stale-expectation": "S",
+           "error": "E", "skipped": "K"}

@@ -1,0 +1,210 @@
+"""pytest plugin: YAML specs become test items, one per (spec, case, execution target).
+
+Use with ``pytest -p conformance.plugin specs/ --framework torch``. Each finished item appends
+its result record to ``--results-jsonl`` as one JSON line, so a crash loses nothing already run.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import __version__, stats
+from .runner import OK_STATUSES, STATUSES, Case, Target, expand, run_case
+from .seeding import run_salt
+from .spec import SPECS_DIR, SpecError, load_file, matches_pattern
+from .targets import Unavailable, UsageError, load_adapter, targets_for
+
+RESULT_KEY = "conformance_result"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "dropout conformance suite")
+    group.addoption("--framework", action="append", default=[], help="framework to test (repeatable)")
+    group.addoption("--adapter", action="append", default=[], help="third-party adapter PATH.py:NAME or module:NAME")
+    group.addoption("--device", default="all", help="device label or kind (default: all available)")
+    group.addoption("--mode", default="all", help="eager, compiled or all (default)")
+    group.addoption("--salt", default=None, help="run salt for seeds (default: $CONFORMANCE_SALT or fresh)")
+    group.addoption("--spec", action="append", default=[], help="glob over spec ids or test ids (repeatable)")
+    group.addoption("--specs-dir", default=str(SPECS_DIR), help="directory holding the YAML specs")
+    group.addoption("--results-jsonl", default=None, help="append one JSON line per result here")
+
+
+class RunState:
+    """What the plugin knows for this pytest session."""
+
+    def __init__(self, config: pytest.Config):
+        opt = config.option
+        self.salt = run_salt(opt.salt)
+        self.specs_dir = Path(opt.specs_dir).resolve()
+        self.patterns: list[str] = opt.spec
+        self.targets: list[Target] = []
+        self.unavailable: list[dict[str, Any]] = []
+        refs = list(opt.framework) + list(opt.adapter)
+        if not refs:
+            refs = ["reference"]
+        for ref in refs:
+            try:
+                adapter = load_adapter(ref)
+            except Unavailable as exc:
+                self.unavailable.append({"framework": exc.name, "install": exc.install, "message": str(exc)})
+                continue
+            except UsageError as exc:
+                raise pytest.UsageError(str(exc)) from exc
+            try:
+                found = targets_for(adapter, ref, opt.device, opt.mode)
+            except UsageError as exc:
+                raise pytest.UsageError(str(exc)) from exc
+            if not found:
+                self.unavailable.append({"framework": adapter.name, "install": "",
+                                         "message": f"{adapter.name} offers no {opt.mode} mode here"})
+            self.targets += found
+        self.jsonl = Path(opt.results_jsonl) if opt.results_jsonl else None
+        self.cases: list[str] = []
+        self.false_alarm = 0.0
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.jsonl is None:
+            return
+        with self.jsonl.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+state_key = pytest.StashKey[RunState]()
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[state_key] = RunState(config)
+    if not _is_worker(config):
+        config.pluginmanager.register(ResultWriter(config.stash[state_key]), "conformance-results")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    st = config.stash[state_key]
+    lines = [f"dropout conformance {__version__}: salt {st.salt} (replay with --salt {st.salt} "
+             f"or CONFORMANCE_SALT={st.salt}), alpha per statistical assertion {stats.ALPHA:g}, "
+             f"power {stats.POWER} against a drop-rate error of {stats.DELTA}"]
+    lines += [f"target: {t.label} ({t.adapter.version()}, {t.device.name}, {t.device.backend})" for t in st.targets]
+    lines += [f"unavailable: {u['message']}" for u in st.unavailable]
+    return lines
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    st = parent.config.stash[state_key]
+    if file_path.suffix in (".yaml", ".yml") and st.specs_dir in file_path.resolve().parents:
+        return SpecFile.from_parent(parent, path=file_path)
+    return None
+
+
+class SpecFile(pytest.File):
+    def collect(self):
+        st = self.config.stash[state_key]
+        specs, errors = load_file(self.path)
+        for err in errors:
+            yield SpecErrorItem.from_parent(self, name=f"{err.spec_id}::{err.field}", error=err)
+        for spec in specs:
+            for target in st.targets:
+                for case in expand(spec, target):
+                    if matches_pattern(spec.id, case.test_id, st.patterns):
+                        yield SpecItem.from_parent(self, name=case.test_id, case=case)
+
+
+class ConformanceFailure(Exception):
+    def __init__(self, record: dict[str, Any]):
+        super().__init__(record["message"])
+        self.record = record
+
+
+class SpecItem(pytest.Item):
+    def __init__(self, *, case: Case, **kwargs):
+        super().__init__(**kwargs)
+        self.case = case
+
+    def runtest(self) -> None:
+        record = run_case(self.case, self.config.stash[state_key].salt)
+        self.user_properties.append((RESULT_KEY, record))
+        if record["status"] == "skipped":
+            pytest.skip(record["message"])
+        if record["status"] not in OK_STATUSES:
+            raise ConformanceFailure(record)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ConformanceFailure):
+            r = excinfo.value.record
+            return "\n".join([f"{r['status']}: {r['message']}",
+                              f"  expected: {json.dumps(r['expected'])}",
+                              f"  observed: {json.dumps(r['observed'], default=str)}",
+                              f"  reproduce: {r['reproduce']}"])
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+class SpecErrorItem(pytest.Item):
+    """A malformed spec: one failing item naming the file, the spec and the field."""
+
+    def __init__(self, *, error: SpecError, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        record = {"id": f"spec-error[{self.error.file}::{self.error.spec_id}::{self.error.field}]",
+                  "spec": self.error.spec_id, "behavior": None, "op": None, "framework": None,
+                  "device": None, "mode": None, "params": {}, "status": "error", "expected": {},
+                  "observed": {}, "message": str(self.error), "warnings": [], "p_value": None, "n": None,
+                  "min_detectable": None, "false_alarm": 0.0, "seed": None, "reproduce": None}
+        self.user_properties.append((RESULT_KEY, record))
+        raise ConformanceFailure(record)
+
+    repr_failure = SpecItem.repr_failure
+
+    def reportinfo(self):
+        return self.path, None, f"malformed spec {self.error.spec_id}"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if _is_worker(session.config):
+        return
+    st = session.config.stash[state_key]
+    cases = [item.case for item in session.items if isinstance(item, SpecItem)]
+    st.false_alarm = sum(case.false_alarm for case in cases)
+    st.write({"type": "plan", "salt": st.salt, "tests": [item.name for item in session.items],
+              "false_alarm": st.false_alarm, "targets": [t.record() for t in st.targets],
+              "unavailable": st.unavailable})
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"conformance: {len(cases)} cases; whole-run false-alarm bound "
+                            f"{st.false_alarm:.3g} (sum over cases; target <= {stats.RUN_BOUND_TARGET:g})")
+
+
+class ResultWriter:
+    """Controller-side hooks: stream each result to the JSONL file and tally for the summary."""
+
+    def __init__(self, state: RunState):
+        self.state = state
+        self.tally: Counter = Counter()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, record in report.user_properties:
+            if key == RESULT_KEY and report.when == "call":
+                self.state.write({"type": "result", **record})
+                self.tally[(record["behavior"] or "malformed spec", record["status"])] += 1
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.tally:
+            return
+        terminalreporter.section("conformance by behaviour")
+        for behavior in sorted({b for b, _ in self.tally}):
+            counts = ", ".join(f"{s} {self.tally[(behavior, s)]}" for s in STATUSES if self.tally[(behavior, s)])
+            terminalreporter.write_line(f"  {behavior:22} {counts}")

@@ -1,0 +1,88 @@
+"""results.json: building, atomic writing, reading and the gate.
+
+The file is the contract for reports and dashboards; its schema is results.schema.json beside
+this module. Fields are only ever added, never renamed or removed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import __version__, stats
+from .runner import OK_STATUSES, STATUSES
+from .spec import Spec
+
+SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+FORMAT_VERSION = 1
+
+
+def run_header(salt: str, targets: list[dict[str, Any]], false_alarm: float, argv: list[str]) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "suite_version": __version__,
+        "salt": salt,
+        "alpha": stats.ALPHA,
+        "power": stats.POWER,
+        "delta": stats.DELTA,
+        "false_alarm_bound": false_alarm,
+        "false_alarm_target": stats.RUN_BOUND_TARGET,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "command": " ".join(["python -m conformance", *argv]),
+        "targets": targets,
+    }
+
+
+def spec_catalog(specs: Iterable[Spec]) -> dict[str, Any]:
+    """What reports need of each spec (claim, sources) so that they never read YAML."""
+    return {s.id: {"title": s.title, "behavior": s.behavior, "ops": s.ops, "claim": s.claim,
+                   "sources": [src.model_dump(exclude_none=True) for src in s.sources]} for s in specs}
+
+
+def write_atomic(path: Path, document: dict[str, Any]) -> None:
+    """Write via a temporary file and rename: readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, indent=1, sort_keys=False, default=str)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def validate(document: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError if the document breaks the published schema."""
+    import jsonschema
+    jsonschema.validate(document, json.loads(SCHEMA_PATH.read_text()))
+
+
+def gate(results: list[dict[str, Any]]) -> int:
+    """0 when every outcome is as expected, 1 otherwise."""
+    return 0 if all(r["status"] in OK_STATUSES for r in results) else 1
+
+
+def counts(results: list[dict[str, Any]]) -> dict[str, int]:
+    tally = {s: 0 for s in STATUSES}
+    for r in results:
+        tally[r["status"]] += 1
+    return tally
+
+
+def stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)

@@ -1,0 +1,142 @@
+"""One test case end to end: spec case -> adapter call -> observation -> check -> result record.
+
+A result record is one entry of results.json's "results" (schema: conformance/results.schema.json).
+"""
+from __future__ import annotations
+
+import math
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from .api import Adapter, Device, NotOffered
+from .checks import CHECKS, CheckContext, Verdict
+from .seeding import derive_seed
+from .spec import Expectation, Spec, param_label
+
+OK_STATUSES = ("pass", "expected-divergence", "skipped")
+STATUSES = ("pass", "fail", "expected-divergence", "stale-expectation", "error", "skipped")
+_UNPREFIXED = ("dtype", "form", "axis")
+
+
+@dataclass(frozen=True)
+class Target:
+    adapter: Adapter
+    adapter_ref: str  # how the command line named it: a framework name or PATH.py:NAME
+    device: Device
+    mode: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.adapter.name}-{self.device.label}-{self.mode}"
+
+    def record(self) -> dict[str, Any]:
+        return {"framework": self.adapter.name, "version": self.adapter.version(),
+                "device": self.device.label, "device_kind": self.device.kind,
+                "device_name": self.device.name, "backend": self.device.backend,
+                "driver": self.device.driver, "mode": self.mode, "layout": self.adapter.layout}
+
+
+@dataclass(frozen=True)
+class Case:
+    spec: Spec
+    op: str
+    params: dict[str, Any]
+    target: Target
+
+    @property
+    def test_id(self) -> str:
+        parts = [self.target.label]
+        if len(self.spec.ops) > 1:
+            parts.append(self.op)
+        for key in self.spec.grid:
+            value = self.params[key]
+            parts.append(param_label(value) if key in _UNPREFIXED else f"{key}{param_label(value)}")
+        explicit = [k for case in self.spec.cases for k in case]
+        for key in dict.fromkeys(explicit):
+            if key not in self.spec.grid:
+                parts.append(f"{key}{param_label(self.params[key])}")
+        return f"{self.spec.id}[{'-'.join(parts)}]"
+
+    @property
+    def false_alarm(self) -> float:
+        return CHECKS[self.spec.check].false_alarm(self.params)
+
+
+def expand(spec: Spec, target: Target) -> list[Case]:
+    ops = [op for op in spec.ops]
+    return [Case(spec, op, params, target) for op in ops for params in spec.expanded_cases()]
+
+
+def reproduce_command(case: Case, salt: str) -> str:
+    t = case.target
+    return " ".join(["python -m conformance run", f"--adapter {shlex.quote(t.adapter_ref)}"
+                     if ":" in t.adapter_ref else f"--framework {t.adapter_ref}",
+                     f"--device {t.device.label}", f"--mode {t.mode}",
+                     f"--spec {shlex.quote(case.test_id)}", f"--salt {salt}"])
+
+
+def _subset(expected: dict[str, Any], observed: dict[str, Any]) -> bool:
+    return all(observed.get(k) == v for k, v in expected.items())
+
+
+def decide(verdict: Verdict | None, expectation: Expectation, not_offered: str | None) -> tuple[str, str]:
+    """Status and message from what was seen and what the spec expects."""
+    if not_offered is not None:
+        if expectation.outcome in ("not-offered", "conforms"):
+            return "skipped", f"not offered: {not_offered}"
+        return "stale-expectation", f"expected a divergence but the feature is not offered: {not_offered}"
+    assert verdict is not None
+    if expectation.outcome == "not-offered":
+        return "stale-expectation", "expected 'not offered' but it ran; update the spec"
+    if expectation.outcome == "conforms":
+        return ("pass", verdict.message) if verdict.conforms else ("fail", verdict.message)
+    if verdict.conforms:
+        return "stale-expectation", f"expected a divergence ({expectation.reason}) but it now conforms: " \
+                                    f"{verdict.message}; update the spec"
+    if expectation.observed and not _subset(expectation.observed, verdict.observed):
+        return "fail", f"diverges, but not as expected (expected {expectation.observed}): {verdict.message}"
+    return "expected-divergence", verdict.message
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def run_case(case: Case, salt: str) -> dict[str, Any]:
+    """Run one case; never raises for a framework's misbehaviour (that becomes the result)."""
+    t = case.target
+    seed = derive_seed(salt, case.test_id)
+    expectation = case.spec.expectation(t.adapter.name, t.adapter.expectations_from, t.device.label,
+                                        t.mode, t.adapter.version(), case.params)
+    verdict, not_offered, status, message = None, None, None, ""
+    try:
+        ctx = CheckContext(t.adapter, t.device, t.mode, case.op, case.params, seed)
+        verdict = CHECKS[case.spec.check].fn(ctx)
+    except NotOffered as exc:
+        not_offered = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a crash in the adapter or check is an 'error' result
+        status, message = "error", f"{type(exc).__name__}: {exc}"
+    if status is None:
+        status, message = decide(verdict, expectation, not_offered)
+    return {
+        "id": case.test_id,
+        "spec": case.spec.id,
+        "behavior": case.spec.behavior,
+        "op": case.op,
+        "framework": t.adapter.name,
+        "device": t.device.label,
+        "mode": t.mode,
+        "params": case.params,
+        "status": status,
+        "expected": expectation.model_dump(exclude_none=True, exclude={"when"}),
+        "observed": verdict.observed if verdict else {},
+        "message": message,
+        "warnings": verdict.warnings if verdict else [],
+        "p_value": _finite(verdict.p_value) if verdict else None,
+        "n": verdict.n if verdict else None,
+        "min_detectable": _finite(verdict.min_detectable) if verdict else None,
+        "false_alarm": case.false_alarm,
+        "seed": seed,
+        "reproduce": reproduce_command(case, salt),
+    }

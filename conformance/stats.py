@@ -1,0 +1,97 @@
+"""Statistics for random masks: exact tests on channel decisions, sized from a power target.
+
+Design (see shared/design/statistics.md): every statistical assertion is an exact test at
+ALPHA; the whole-run false-alarm probability is bounded by the sum of the per-assertion
+false-alarm probabilities (Bonferroni: valid whatever the dependence between assertions).
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from scipy import stats
+
+ALPHA = 1e-9  # per statistical assertion
+POWER = 0.999  # probability of catching a drop rate off by DELTA
+DELTA = 0.01  # absolute drop-rate error that must be caught
+RUN_BOUND_TARGET = 1e-6
+
+
+def binom_p_value(k: int, n: int, p0: float) -> float:
+    """Exact two-sided (equal-tailed) binomial test: 2 * min(P(X <= k), P(X >= k))."""
+    if p0 <= 0.0:
+        return 1.0 if k == 0 else 0.0
+    if p0 >= 1.0:
+        return 1.0 if k == n else 0.0
+    lower = stats.binom.cdf(k, n, p0)
+    upper = stats.binom.sf(k - 1, n, p0)
+    return float(min(1.0, 2.0 * min(lower, upper)))
+
+
+@lru_cache(maxsize=None)
+def _rejection_bounds(n: int, p0: float, alpha: float) -> tuple[int, int]:
+    """(k_lo, k_hi): reject when k <= k_lo or k >= k_hi."""
+    half = alpha / 2
+    k_lo = int(stats.binom.ppf(half, n, p0))
+    while k_lo >= 0 and stats.binom.cdf(k_lo, n, p0) > half:
+        k_lo -= 1
+    k_hi = int(stats.binom.isf(half, n, p0))
+    while stats.binom.sf(k_hi - 1, n, p0) > half:
+        k_hi += 1
+    return k_lo, k_hi
+
+
+def power(n: int, p0: float, delta: float, alpha: float = ALPHA) -> float:
+    """Smallest power against a true rate p0 - delta or p0 + delta (where those lie in [0, 1])."""
+    k_lo, k_hi = _rejection_bounds(n, p0, alpha)
+    powers = []
+    for p1 in (p0 - delta, p0 + delta):
+        if 0.0 <= p1 <= 1.0:
+            powers.append(stats.binom.cdf(k_lo, n, p1) + stats.binom.sf(k_hi - 1, n, p1))
+    return float(min(powers))
+
+
+@lru_cache(maxsize=None)
+def required_decisions(p0: float, delta: float = DELTA, alpha: float = ALPHA, target: float = POWER) -> int:
+    """Smallest n (to within 0.5%) whose exact test has the target power against p0 +- delta."""
+    if p0 <= 0.0 or p0 >= 1.0:
+        # Degenerate null: a single wrong decision refutes it; n with (1-delta)^n <= 1-target.
+        return math.ceil(math.log(1 - target) / math.log(1 - delta))
+    z = stats.norm.isf(alpha / 2) + stats.norm.isf(1 - target)
+    spread = max(math.sqrt(p0 * (1 - p0)), math.sqrt(max(p0 + delta, 1e-12) * max(1 - p0 - delta, 1e-12)))
+    n = max(64, int((z * spread / delta) ** 2 * 0.9))
+    while power(n, p0, delta, alpha) < target:
+        n = int(n * 1.005) + 1
+    return n
+
+
+def min_detectable(n: int, p0: float, alpha: float = ALPHA, target: float = POWER) -> float:
+    """Smallest |deviation| of the drop rate caught with the target power at sample size n."""
+    if p0 <= 0.0 or p0 >= 1.0:
+        return 1 - (1 - target) ** (1 / n)
+    lo, hi = 0.0, max(p0, 1 - p0)
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if power(n, p0, mid, alpha) >= target else (mid, hi)
+    return hi
+
+
+def fisher_pairs(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:
+    """Two-sided Fisher exact test of independence between paired boolean decisions."""
+    a, b = a.ravel().astype(bool), b.ravel().astype(bool)
+    table = np.array([[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]])
+    if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
+        return 1.0, table  # a constant margin carries no evidence about dependence
+    return float(stats.fisher_exact(table).pvalue), table
+
+
+def detectable_correlation(n_pairs: int, alpha: float = ALPHA, target: float = POWER) -> float:
+    """Approximate smallest |phi| between paired decisions caught with the target power."""
+    z = stats.norm.isf(alpha / 2) + stats.norm.isf(1 - target)
+    return min(1.0, z / math.sqrt(n_pairs))
+
+
+def all_equal_probability(p: float, n: int) -> float:
+    """P(two independent masks of n decisions at rate p coincide) = (p^2 + (1-p)^2)^n."""
+    return float((p * p + (1 - p) * (1 - p)) ** n)

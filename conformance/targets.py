@@ -1,0 +1,95 @@
+"""Finding adapters (built-in frameworks or third-party references) and their execution targets."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+
+from .api import MODES, Adapter
+from .runner import Target
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit code 2."""
+
+
+class Unavailable(Exception):
+    """A known framework that is not installed here (reported as skipped, with the install command)."""
+
+    def __init__(self, name: str, install: str, detail: str):
+        super().__init__(f"{name} is not installed here ({detail}); install it with: {install}")
+        self.name, self.install = name, install
+
+
+def known_frameworks() -> dict[str, tuple[str, str]]:
+    from adapters import FRAMEWORKS
+    return FRAMEWORKS
+
+
+def _instantiate(obj: object, ref: str) -> Adapter:
+    if inspect.isclass(obj) and issubclass(obj, Adapter):
+        obj = obj()
+    elif callable(obj) and not isinstance(obj, Adapter):
+        obj = obj()
+    if not isinstance(obj, Adapter):
+        raise UsageError(f"--adapter {ref}: {type(obj).__name__} is not a conformance Adapter "
+                         "(use conformance.function_adapter(fn) or subclass conformance.api.Adapter)")
+    return obj
+
+
+def _load_module_from_path(path: Path, ref: str):
+    if not path.is_file():
+        raise UsageError(f"--adapter {ref}: no such file {path}")
+    name = f"conformance_user_adapter_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise UsageError(f"--adapter {ref}: importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def load_adapter(ref: str) -> Adapter:
+    """A framework name (torch, mlx, jax, reference) or PATH.py:NAME or package.module:NAME."""
+    frameworks = known_frameworks()
+    if ":" not in ref:
+        if ref not in frameworks:
+            raise UsageError(f"unknown framework {ref!r}; known: {', '.join(frameworks)} "
+                             "(or plug one in with --adapter PATH.py:NAME)")
+        module_name, install = frameworks[ref]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise Unavailable(ref, install, str(exc)) from exc
+        return module.make_adapter()
+    where, _, attr = ref.rpartition(":")
+    if where.endswith(".py") or "/" in where:
+        module = _load_module_from_path(Path(where), ref)
+    else:
+        try:
+            module = importlib.import_module(where)
+        except ImportError as exc:
+            raise UsageError(f"--adapter {ref}: cannot import {where}: {exc}") from exc
+    if not hasattr(module, attr):
+        raise UsageError(f"--adapter {ref}: {where} has no attribute {attr!r}")
+    return _instantiate(getattr(module, attr), ref)
+
+
+def targets_for(adapter: Adapter, ref: str, device: str = "all", mode: str = "all") -> list[Target]:
+    devices = adapter.devices()
+    if device != "all":
+        chosen = [d for d in devices if device in (d.label, d.kind)]
+        if not chosen:
+            raise UsageError(f"{adapter.name} has no device {device!r} here; "
+                             f"available: {', '.join(d.label for d in devices)}")
+        devices = chosen
+    modes = adapter.modes()
+    if mode != "all":
+        if mode not in MODES:
+            raise UsageError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+        modes = tuple(m for m in modes if m == mode)
+    return [Target(adapter, ref, d, m) for d in devices for m in modes]

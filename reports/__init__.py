@@ -1,0 +1,1 @@
+"""Turn results.json files into outputs (HTML report, JUnit XML, diffs). Reads results only."""
