@@ -73,6 +73,9 @@ class Adapter(ABC):
     install_hint: str = ""
     # Framework whose expectations apply when a spec names none for this adapter.
     expectations_from: str | None = None
+    # With expectations_from: also be judged on behaviours the docs leave open (spec contract
+    # "informational"), instead of having them recorded for information only.
+    strict: bool = False
 
     @abstractmethod
     def version(self) -> str: ...

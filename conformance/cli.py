@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import results as res
+from .expectations import ExpectationFileError, load_expectation_files, write_proposals
 from .progress import Progress
 from .seeding import run_salt
 from .spec import SPECS_DIR, load_all
@@ -38,6 +39,10 @@ def _add_run(sub) -> None:
     p.add_argument("--specs-dir", default=str(SPECS_DIR), help="directory of YAML specs")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per execution target (default 900)")
     p.add_argument("--junit-xml", default=None, help="also write JUnit XML here")
+    p.add_argument("--expectations", action="append", default=[],
+                   help="expectations file (YAML) overriding or adding per-implementation expectations")
+    p.add_argument("--update-expectations", default=None, metavar="FILE",
+                   help="write the run's unexpected outcomes as expectation entries to FILE, for review")
     p.add_argument("-v", "--verbose", action="store_true", help="show pytest's output")
 
 
@@ -128,6 +133,8 @@ def _target_command(ref: str, target: dict[str, Any], args, salt: str, jsonl: Pa
            "--results-jsonl", str(jsonl), "-q" if args.verbose else "-qq", "--no-header"]
     for pattern in args.spec:
         cmd += ["--spec", pattern]
+    for path in args.expectations:
+        cmd += ["--expectations", path]
     return cmd
 
 
@@ -199,6 +206,11 @@ def _run_target(ref: str, target: dict[str, Any], args, salt: str, workdir: Path
 
 def cmd_run(args, argv: list[str]) -> int:
     refs = _check_refs(args)
+    args.expectations = [str(Path(p).resolve()) for p in args.expectations]
+    try:
+        overrides = load_expectation_files(args.expectations)
+    except ExpectationFileError as exc:
+        raise UsageError(str(exc)) from exc
     salt = run_salt(args.salt)
     specs, spec_errors = load_all(Path(args.specs_dir))
     out = Path(args.out)
@@ -224,8 +236,10 @@ def cmd_run(args, argv: list[str]) -> int:
         plans += [(ref, t) for t in answer["targets"]]
 
     def save() -> None:
-        document = {"run": res.run_header(salt, targets, false_alarm, argv),
-                    "specs": res.spec_catalog(specs), "results": _dedupe(gathered)}
+        header = res.run_header(salt, targets, false_alarm, argv)
+        header["expectation_files"] = args.expectations
+        header["unmatched_expectations"] = _unmatched(overrides, gathered)
+        document = {"run": header, "specs": res.spec_catalog(specs), "results": _dedupe(gathered)}
         res.write_atomic(results_path, document)
 
     progress = Progress(enabled=sys.stderr.isatty())
@@ -247,12 +261,23 @@ def cmd_run(args, argv: list[str]) -> int:
         write_junit(res.read(results_path), Path(args.junit_xml))
     results = _dedupe(gathered)
     print_summary(results, false_alarm)
+    for key in _unmatched(overrides, gathered):
+        print(f"expectation entry matched no case of this run: {key}")
+    if args.update_expectations:
+        written = write_proposals(results, Path(args.update_expectations))
+        print(f"wrote {written} expectation entr{'y' if written == 1 else 'ies'} for review to "
+              f"{args.update_expectations}")
     if interrupted:
         res.stderr(f"interrupted: results gathered so far are in {results_path}")
         return 130
     code = res.gate(results)
     print(f"gate: {'PASS' if code == 0 else 'FAIL'} (exit {code}); results in {results_path}")
     return code
+
+
+def _unmatched(overrides: list, gathered: list[dict[str, Any]]) -> list[str]:
+    used = {r["expected"].get("source") for r in gathered}
+    return [o.key for o in overrides if o.key not in used]
 
 
 def _unavailable_result(u: dict[str, Any]) -> dict[str, Any]:

@@ -70,7 +70,8 @@ class _FunctionSession(Session):
 
 class FunctionAdapter(Adapter):
     def __init__(self, fn: DropoutFn, name: str, layout: str, ops: tuple[str, ...],
-                 grad_fn: DropoutFn | None, version: str, expectations_from: str | None):
+                 grad_fn: DropoutFn | None, version: str, expectations_from: str | None,
+                 strict: bool):
         if layout not in ("NCHW", "NHWC"):
             raise ValueError(f"function_adapter layout must be 'NCHW' or 'NHWC', got {layout!r}")
         self.fn, self.grad_fn, self.name = fn, grad_fn, name
@@ -79,6 +80,7 @@ class FunctionAdapter(Adapter):
         self.accepts_inplace = "inplace" in inspect.signature(fn).parameters
         self._version = version
         self.expectations_from = expectations_from
+        self.strict = strict
 
     def version(self) -> str:
         return self._version
@@ -95,10 +97,13 @@ class FunctionAdapter(Adapter):
 
 def function_adapter(fn: DropoutFn, name: str | None = None, *, layout: str = "NCHW",
                      ops: tuple[str, ...] = ("dropout2d",), grad_fn: DropoutFn | None = None,
-                     version: str = "0", expectations_from: str | None = "reference") -> Adapter:
+                     version: str = "0", expectations_from: str | None = "reference",
+                     strict: bool = False) -> Adapter:
     """Adapter for `fn(x, p, *, training, seed) -> y` implementing channel dropout.
 
-    By default it is held to the reference contract (`expectations_from="reference"`).
+    It is held to the reference contract (`expectations_from="reference"`), except for the
+    behaviours the frameworks' docs leave open (NaN in dropped channels, integer input, ranks
+    other than 4, native layout), which are recorded as informational unless `strict=True`.
     """
     return FunctionAdapter(fn, name or fn.__name__, layout, tuple(ops), grad_fn, version,
-                           expectations_from)
+                           expectations_from, strict)

@@ -15,6 +15,7 @@ import pytest
 
 from . import __version__, stats
 from .runner import OK_STATUSES, STATUSES, Case, Target, expand, run_case
+from .expectations import ExpectationFileError, load_expectation_files
 from .seeding import run_salt
 from .spec import SPECS_DIR, SpecError, load_file, matches_pattern
 from .targets import Unavailable, UsageError, load_adapter, targets_for
@@ -32,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--spec", action="append", default=[], help="glob over spec ids or test ids (repeatable)")
     group.addoption("--specs-dir", default=str(SPECS_DIR), help="directory holding the YAML specs")
     group.addoption("--results-jsonl", default=None, help="append one JSON line per result here")
+    group.addoption("--expectations", action="append", default=[],
+                    help="expectations file overriding the specs' expect entries (repeatable)")
 
 
 class RunState:
@@ -63,6 +66,11 @@ class RunState:
                 self.unavailable.append({"framework": adapter.name, "install": "",
                                          "message": f"{adapter.name} offers no {opt.mode} mode here"})
             self.targets += found
+        self.expectation_files: list[str] = list(opt.expectations)
+        try:
+            self.overrides = load_expectation_files(self.expectation_files)
+        except ExpectationFileError as exc:
+            raise pytest.UsageError(str(exc)) from exc
         self.jsonl = Path(opt.results_jsonl) if opt.results_jsonl else None
         self.cases: list[str] = []
         self.false_alarm = 0.0
@@ -131,7 +139,8 @@ class SpecItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        record = run_case(self.case, self.config.stash[state_key].salt)
+        st = self.config.stash[state_key]
+        record = run_case(self.case, st.salt, st.overrides, st.expectation_files)
         self.user_properties.append((RESULT_KEY, record))
         if record["status"] == "skipped":
             pytest.skip(record["message"])

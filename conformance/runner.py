@@ -11,6 +11,7 @@ from typing import Any
 
 from .api import Adapter, Device, NotOffered
 from .checks import CHECKS, CheckContext, Verdict
+from .expectations import Override, find_override
 from .seeding import derive_seed
 from .spec import Expectation, Spec, param_label
 
@@ -68,12 +69,12 @@ def expand(spec: Spec, target: Target) -> list[Case]:
     return [Case(spec, op, params, target) for op in ops for params in spec.expanded_cases()]
 
 
-def reproduce_command(case: Case, salt: str) -> str:
+def reproduce_command(case: Case, salt: str, expectation_files: list[str] = ()) -> str:
     t = case.target
-    return " ".join(["python -m conformance run", f"--adapter {shlex.quote(t.adapter_ref)}"
-                     if ":" in t.adapter_ref else f"--framework {t.adapter_ref}",
-                     f"--device {t.device.label}", f"--mode {t.mode}",
-                     f"--spec {shlex.quote(case.test_id)}", f"--salt {salt}"])
+    who = f"--adapter {shlex.quote(t.adapter_ref)}" if ":" in t.adapter_ref else f"--framework {t.adapter_ref}"
+    files = [f"--expectations {shlex.quote(f)}" for f in expectation_files]
+    return " ".join(["python -m conformance run", who, f"--device {t.device.label}", f"--mode {t.mode}",
+                     f"--spec {shlex.quote(case.test_id)}", f"--salt {salt}", *files])
 
 
 def _subset(expected: dict[str, Any], observed: dict[str, Any]) -> bool:
@@ -87,13 +88,15 @@ def decide(verdict: Verdict | None, expectation: Expectation, not_offered: str |
             return "skipped", f"not offered: {not_offered}"
         return "stale-expectation", f"expected a divergence but the feature is not offered: {not_offered}"
     assert verdict is not None
+    if expectation.outcome == "informational":
+        return ("pass" if verdict.conforms else "expected-divergence"), verdict.message
     if expectation.outcome == "not-offered":
         return "stale-expectation", "expected 'not offered' but it ran; update the spec"
     if expectation.outcome == "conforms":
         return ("pass", verdict.message) if verdict.conforms else ("fail", verdict.message)
     if verdict.conforms:
         return "stale-expectation", f"expected a divergence ({expectation.reason}) but it now conforms: " \
-                                    f"{verdict.message}; update the spec"
+                                    f"{verdict.message}; update the expectation"
     if expectation.observed and not _subset(expectation.observed, verdict.observed):
         return "fail", f"diverges, but not as expected (expected {expectation.observed}): {verdict.message}"
     return "expected-divergence", verdict.message
@@ -103,12 +106,23 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def run_case(case: Case, salt: str) -> dict[str, Any]:
+def expectation_for(case: Case, overrides: list[Override]) -> tuple[Expectation, str]:
+    """The expectation that applies to a case and where it came from (an override file or the spec)."""
+    t = case.target
+    found = find_override(overrides, case.spec.id, t.adapter.name, t.device.label, t.mode,
+                          t.adapter.version(), case.params)
+    if found is not None:
+        return found.expectation, found.key
+    return case.spec.expectation(t.adapter.name, t.adapter.expectations_from, t.device.label, t.mode,
+                                 t.adapter.version(), case.params, t.adapter.strict), "spec"
+
+
+def run_case(case: Case, salt: str, overrides: list[Override] = (),
+             expectation_files: list[str] = ()) -> dict[str, Any]:
     """Run one case; never raises for a framework's misbehaviour (that becomes the result)."""
     t = case.target
     seed = derive_seed(salt, case.test_id)
-    expectation = case.spec.expectation(t.adapter.name, t.adapter.expectations_from, t.device.label,
-                                        t.mode, t.adapter.version(), case.params)
+    expectation, expectation_source = expectation_for(case, list(overrides))
     verdict, not_offered, status, message = None, None, None, ""
     try:
         ctx = CheckContext(t.adapter, t.device, t.mode, case.op, case.params, seed)
@@ -129,7 +143,8 @@ def run_case(case: Case, salt: str) -> dict[str, Any]:
         "mode": t.mode,
         "params": case.params,
         "status": status,
-        "expected": expectation.model_dump(exclude_none=True, exclude={"when"}),
+        "expected": {**expectation.model_dump(exclude_none=True, exclude={"when"}),
+                     "source": expectation_source},
         "observed": verdict.observed if verdict else {},
         "message": message,
         "warnings": verdict.warnings if verdict else [],
@@ -138,5 +153,5 @@ def run_case(case: Case, salt: str) -> dict[str, Any]:
         "min_detectable": _finite(verdict.min_detectable) if verdict else None,
         "false_alarm": case.false_alarm,
         "seed": seed,
-        "reproduce": reproduce_command(case, salt),
+        "reproduce": reproduce_command(case, salt, list(expectation_files)),
     }

@@ -23,6 +23,8 @@ BEHAVIORS = (
     "inplace", "shape",
 )
 Behavior = Literal[BEHAVIORS]  # type: ignore[valid-type]
+INFORMATIONAL_REASON = ("the frameworks' docs leave this behaviour open; recorded for information, "
+                        "not judged (declare strict=True on the adapter to be held to the reference)")
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 
 
@@ -56,7 +58,7 @@ class When(_Strict):
 
 
 class Expectation(_Strict):
-    outcome: Literal["conforms", "diverges", "not-offered"]
+    outcome: Literal["conforms", "diverges", "not-offered", "informational"]
     reason: str | None = None
     issue: str | None = Field(default=None, pattern=r"^https?://\S+$")
     observed: dict[str, Any] | None = None  # what a divergence looks like (subset of observed)
@@ -89,6 +91,9 @@ class Spec(_Strict):
     grid: dict[str, list[Any]] = Field(default_factory=dict)  # cartesian product
     cases: list[dict[str, Any]] = Field(default_factory=lambda: [{}])  # explicit cases, x grid
     expect: dict[str, list[Expectation]] = Field(default_factory=dict)
+    # "informational": the frameworks' docs leave this open, so an adapter held to another's
+    # expectations (a third-party function_adapter) is recorded, not judged, here.
+    contract: Literal["required", "informational"] = "required"
 
     @field_validator("expect", mode="before")
     @classmethod
@@ -126,10 +131,16 @@ class Spec(_Strict):
         return [{**self.params, **case, **point} for case in self.cases for point in points]
 
     def expectation(self, framework: str, fallback: str | None, device: str, mode: str,
-                    version: str, params: dict[str, Any]) -> Expectation:
-        """First matching expectation for this target; none listed means 'conforms'."""
+                    version: str, params: dict[str, Any], strict: bool = False) -> Expectation:
+        """First matching expectation for this target; none listed means 'conforms'.
+
+        `fallback` names the framework whose expectations apply when none are listed for this
+        one (function adapters use the reference's); `strict` declines the informational pass.
+        """
         entries = self.expect.get(framework)
         if entries is None and fallback is not None:
+            if self.contract == "informational" and not strict:
+                return Expectation(outcome="informational", reason=INFORMATIONAL_REASON)
             entries = self.expect.get(fallback)
         for entry in entries or []:
             if _matches(entry.when, device, mode, version, params):
