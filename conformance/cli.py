@@ -260,6 +260,8 @@ def cmd_run(args, argv: list[str]) -> int:
         from reports.junit import write_junit
         write_junit(res.read(results_path), Path(args.junit_xml))
     results = _dedupe(gathered)
+    if args.spec and plans and not any(r.get("spec") for r in results):
+        raise UsageError(f"no case matches --spec {' '.join(args.spec)} (see `python -m conformance list`)")
     print_summary(results, false_alarm)
     for key in _unmatched(overrides, gathered):
         print(f"expectation entry matched no case of this run: {key}")

@@ -238,10 +238,11 @@ def load_all(root: Path = SPECS_DIR) -> tuple[list[Spec], list[SpecError]]:
 
 
 def matches_pattern(spec_id: str, test_id: str, patterns: list[str]) -> bool:
-    """--spec PATTERN: a glob over spec ids or full test ids."""
+    """--spec PATTERN: an exact spec id or test id, or a glob over them ('[' is literal in test ids)."""
     import fnmatch
     return not patterns or any(
-        fnmatch.fnmatchcase(spec_id, pat) or fnmatch.fnmatchcase(test_id, pat) for pat in patterns)
+        pat in (spec_id, test_id) or fnmatch.fnmatchcase(spec_id, pat) or fnmatch.fnmatchcase(test_id, pat)
+        for pat in patterns)
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.=-]")

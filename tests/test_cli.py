@@ -1,0 +1,131 @@
+"""The CLI as users and CI call it: exit codes, results.json contract, expectation files."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conformance import results as res
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "conformance", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict]:
+    out = tmp_path_factory.mktemp("ref")
+    proc = run_cli("run", "--framework", "reference", "--salt", "cli-test", "--out", str(out))
+    return proc, res.read(out / "results.json")
+
+
+def test_reference_run_passes_the_gate(reference_run):
+    proc, doc = reference_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "gate: PASS" in proc.stdout
+    statuses = {r["status"] for r in doc["results"]}
+    assert statuses <= {"pass", "expected-divergence"}
+
+
+def test_results_document_matches_the_published_schema(reference_run):
+    _, doc = reference_run
+    res.validate(doc)
+    assert doc["run"]["salt"] == "cli-test"
+    assert 0 < doc["run"]["false_alarm_bound"] <= doc["run"]["false_alarm_target"]
+    stat = [r for r in doc["results"] if r["behavior"] == "drop-rate"]
+    assert stat and all(r["n"] >= 262144 and r["min_detectable"] <= 0.01 for r in stat)
+    assert all(r["reproduce"].startswith("python -m conformance run --framework reference") for r in stat)
+
+
+def test_schema_rejects_a_record_without_status(reference_run):
+    import jsonschema
+    _, doc = reference_run
+    broken = json.loads(json.dumps(doc))
+    del broken["results"][0]["status"]
+    with pytest.raises(jsonschema.ValidationError):
+        res.validate(broken)
+
+
+def test_same_salt_reproduces_the_results_file(reference_run, tmp_path):
+    _, doc = reference_run
+    proc = run_cli("run", "--framework", "reference", "--salt", "cli-test", "--out", str(tmp_path))
+    assert proc.returncode == 0
+    again = res.read(tmp_path / "results.json")
+    assert again["results"] == doc["results"]
+
+
+def test_reproduce_command_replays_one_case(reference_run, tmp_path):
+    _, doc = reference_run
+    record = next(r for r in doc["results"] if r["behavior"] == "independence")
+    argv = record["reproduce"].split()[3:]  # drop "python -m conformance"
+    argv = [a.strip("'") for a in argv]
+    proc = run_cli(*argv, "--out", str(tmp_path))
+    replay = res.read(tmp_path / "results.json")["results"]
+    assert proc.returncode == 0 and len(replay) == 1
+    assert replay[0]["id"] == record["id"] and replay[0]["observed"] == record["observed"]
+
+
+def test_unknown_framework_is_a_usage_error_listing_known_ones(tmp_path):
+    proc = run_cli("run", "--framework", "nosuch", "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert "unknown framework 'nosuch'" in proc.stderr and "torch" in proc.stderr
+
+
+def test_bad_adapter_reference_is_a_usage_error(tmp_path):
+    proc = run_cli("run", "--adapter", "no/such/file.py:adapter", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_list_names_every_spec_with_sources():
+    proc = run_cli("list", "--json")
+    assert proc.returncode == 0
+    catalog = json.loads(proc.stdout)
+    assert "dropout2d-drop-rate" in catalog
+    assert all(spec["sources"] and spec["claim"] for spec in catalog.values())
+
+
+def test_expectation_file_overrides_and_reports_unmatched_entries(tmp_path):
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(yaml.safe_dump({"framework": "reference", "expectations": [
+        {"spec": "dropout2d-non-finite", "outcome": "diverges", "reason": "pretend NaN leaks"},
+        {"spec": "no-such-spec", "outcome": "conforms"}]}))
+    update = tmp_path / "update.yaml"
+    proc = run_cli("run", "--framework", "reference", "--spec", "dropout2d-non-finite", "--expectations",
+                   str(exp), "--update-expectations", str(update), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 1  # the reference conforms: the override is stale
+    doc = res.read(tmp_path / "o" / "results.json")
+    assert {r["status"] for r in doc["results"]} == {"stale-expectation"}
+    assert all(r["expected"]["source"].endswith("exp.yaml#0") for r in doc["results"])
+    assert doc["run"]["unmatched_expectations"] == [f"{exp}#1"]
+    assert "matched no case" in proc.stdout
+    proposal = yaml.safe_load(update.read_text())["expectations"]
+    assert proposal == [{"spec": "dropout2d-non-finite", "framework": "reference", "outcome": "conforms"}]
+
+
+def test_malformed_expectation_file_is_a_usage_error(tmp_path):
+    exp = tmp_path / "bad.yaml"
+    exp.write_text("expectations:\n  - spec: x\n    outcome: diverges\n    framework: reference\n")
+    proc = run_cli("run", "--framework", "reference", "--expectations", str(exp), "--out", str(tmp_path))
+    assert proc.returncode == 2 and "bad.yaml" in proc.stderr and "reason" in proc.stderr
+
+
+def test_missing_framework_is_skipped_with_install_command(tmp_path, monkeypatch):
+    """A registered framework whose module cannot be imported is reported, not crashed on."""
+    proc = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, adapters; adapters.FRAMEWORKS['ghost'] = ('adapters.ghost_missing', 'pip install ghost');"
+         "from conformance.cli import main; sys.exit(main(['list']))"],
+        cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0
+    from conformance.targets import Unavailable, load_adapter
+    import adapters
+    monkeypatch.setitem(adapters.FRAMEWORKS, "ghost", ("adapters.ghost_missing", "pip install ghost"))
+    with pytest.raises(Unavailable, match="pip install ghost"):
+        load_adapter("ghost")
