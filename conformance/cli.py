@@ -21,7 +21,7 @@ from . import results as res
 from .expectations import ExpectationFileError, load_expectation_files, write_proposals
 from .progress import Progress
 from .seeding import run_salt
-from .spec import SPECS_DIR, load_all
+from .spec import SPECS_DIR, load_all, matches_pattern
 from .targets import UsageError, known_frameworks
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -234,6 +234,8 @@ def cmd_run(args, argv: list[str]) -> int:
             gathered.append(_unavailable_result(u))
             continue
         plans += [(ref, t) for t in answer["targets"]]
+    print(f"{len(plans)} execution target(s); planned whole-run false-alarm bound "
+          f"{len(plans) * planned_false_alarm(specs, args.spec):.3g} (target <= {res.stats.RUN_BOUND_TARGET:g})")
 
     def save() -> None:
         header = res.run_header(salt, targets, false_alarm, argv)
@@ -275,6 +277,14 @@ def cmd_run(args, argv: list[str]) -> int:
     code = res.gate(results)
     print(f"gate: {'PASS' if code == 0 else 'FAIL'} (exit {code}); results in {results_path}")
     return code
+
+
+def planned_false_alarm(specs: list, patterns: list[str]) -> float:
+    """Sum of the false-alarm probabilities of one target's cases (an upper bound under --spec)."""
+    from .checks import CHECKS
+    chosen = [s for s in specs if not patterns or any(matches_pattern(s.id, s.id, [p.split("[")[0]])
+                                                      for p in patterns)]
+    return sum(CHECKS[s.check].false_alarm(params) * len(s.ops) for s in chosen for params in s.expanded_cases())
 
 
 def _unmatched(overrides: list, gathered: list[dict[str, Any]]) -> list[str]:
