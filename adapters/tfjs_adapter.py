@@ -5,6 +5,10 @@ Node.js server (see docs/adapters.md). Like `import torch` for the torch adapter
 this module fails with ImportError when `node` or the npm packages are missing; the engine
 reports that as "unavailable" with the install command. CONFORMANCE_TFJS_DIR points at
 another copy of the example.
+
+`--framework tfjs` tests the example's dropout2d; TensorFlow.js's own `tf.dropout` with a
+channel noise shape is a second target:
+`python -m conformance run --adapter adapters.tfjs_adapter:tf_dropout_adapter`.
 """
 from __future__ import annotations
 
@@ -25,6 +29,14 @@ if not (EXAMPLE_DIR / "node_modules" / "@tensorflow" / "tfjs").is_dir():
     raise ImportError(f"{EXAMPLE_DIR / 'node_modules'} lacks @tensorflow/tfjs; run: {INSTALL}")
 
 
-def make_adapter() -> ProcessAdapter:
-    return ProcessAdapter([NODE, str(EXAMPLE_DIR / "dropout2d_server.js")], name="tfjs",
+def _server(name: str, *args: str) -> ProcessAdapter:
+    return ProcessAdapter([NODE, str(EXAMPLE_DIR / "dropout2d_server.js"), *args], name=name,
                           cwd=str(EXAMPLE_DIR), install_hint=INSTALL)
+
+
+def make_adapter() -> ProcessAdapter:
+    return _server("tfjs")
+
+
+def tf_dropout_adapter() -> ProcessAdapter:
+    return _server("tfjs-dropout", "--impl", "tf.dropout")

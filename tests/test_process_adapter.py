@@ -290,6 +290,23 @@ def test_tfjs_adapter_drops_channels_and_declines_what_tfjs_lacks() -> None:
 
 
 @needs_tfjs
+def test_tfjs_own_dropout_is_under_test_as_it_is() -> None:
+    """tf.dropout rejects p = 1 with a plain Error and lets NaN through a dropped channel."""
+    adapter = load_adapter("adapters.tfjs_adapter:tf_dropout_adapter")
+    try:
+        assert adapter.name == "tfjs-dropout"
+        session = adapter.open(adapter.devices()[0], "eager", 3)
+        with pytest.raises(ImplementationError, match=r"range \[0, 1\)") as info:
+            session.call(Call("dropout2d", _x(), 1.0))
+        assert type(info.value).__name__ == "Error"
+        x = np.full((64, 8, 2, 2), np.nan, np.float32)
+        y = session.call(Call("dropout2d", x, 0.5)).y
+        assert np.isnan(y).all()  # 0 * NaN: dropped channels are NaN, not zero
+    finally:
+        adapter.close()
+
+
+@needs_tfjs
 @pytest.mark.slow
 def test_tfjs_runs_specs_through_the_engine(tmp_path: Path) -> None:
     out = tmp_path / "results"

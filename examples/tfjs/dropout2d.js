@@ -1,7 +1,9 @@
-// Channel dropout (dropout2d) on TensorFlow.js, channels-first like PyTorch:
-// (N, C, H, W), or an unbatched (C, H, W) image. TensorFlow.js has tf.dropout with a
-// noiseShape, but it rejects p = 1 and multiplies by the mask (so NaN * 0 leaks into dropped
-// channels); this one selects, so a dropped channel is exactly zero.
+// Channel dropout (dropout2d) on TensorFlow.js, channels-first like PyTorch.
+//
+// dropout2d: (N, C, H, W), or an unbatched (C, H, W) image; one tf.randomUniform draw per
+// channel, and a select rather than a multiply, so a dropped channel is exactly zero.
+// tfDropout2d: TensorFlow.js's own tf.dropout with a noise shape (N, C, 1, ..., 1), as someone
+// porting PyTorch code would write it; under test as it is, with no checks of its own.
 'use strict';
 
 const tf = require('@tensorflow/tfjs');
@@ -42,4 +44,13 @@ function dropout2d(x, p, {training = true, seed} = {}) {
   });
 }
 
-module.exports = {dropout2d};
+/** tf.dropout(x, p, noiseShape = [N, C, 1, ...], seed); the input itself when not training. */
+function tfDropout2d(x, p, {training = true, seed} = {}) {
+  if (!training) {
+    return x;
+  }
+  const noiseShape = x.shape.map((n, axis) => (axis < 2 ? n : 1));
+  return tf.dropout(x, p, noiseShape, seed);
+}
+
+module.exports = {dropout2d, tfDropout2d};

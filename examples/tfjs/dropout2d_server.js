@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The conformance suite's process protocol (docs/adapters.md) around dropout2d.js:
 // one JSON request per line on stdin, one JSON answer per line on stdout.
+// `node dropout2d_server.js` serves dropout2d; `--impl tf.dropout` serves tfDropout2d.
 'use strict';
 
 const crypto = require('crypto');
@@ -13,7 +14,18 @@ console.log = console.error;
 console.info = console.error;
 
 const tf = require('@tensorflow/tfjs');
-const {dropout2d} = require('./dropout2d');
+const {dropout2d, tfDropout2d} = require('./dropout2d');
+
+const IMPLS = {
+  dropout2d: {name: 'tfjs', fn: dropout2d},
+  'tf.dropout': {name: 'tfjs-dropout', fn: tfDropout2d},
+};
+const implArg = process.argv.indexOf('--impl');
+const IMPL = IMPLS[implArg > 0 ? process.argv[implArg + 1] : 'dropout2d'];
+if (IMPL === undefined) {
+  console.error(`unknown --impl; known: ${Object.keys(IMPLS).join(', ')}`);
+  process.exit(2);
+}
 
 const DTYPES = {float32: Float32Array, int32: Int32Array};  // what tfjs tensors can hold of ours
 // JS error classes as the Python names the specs use; anything else keeps its own name.
@@ -45,7 +57,7 @@ function callSeed(sessionSeed, index) {
 
 function hello() {
   return {
-    protocol: 1, name: 'tfjs', version: tf.version.tfjs, layout: 'channels_first',
+    protocol: 1, name: IMPL.name, version: tf.version.tfjs, layout: 'channels_first',
     ops: ['dropout2d'], modes: ['eager'],
     devices: [{kind: 'cpu', name: os.arch(), backend: tf.getBackend()}],
   };
@@ -66,11 +78,11 @@ function runCall(session, call, xSpec) {
   let grad = null;
   if (call.grad) {  // y and its gradient from one taped forward pass
     grad = tf.grad((input) => {
-      y = tf.keep(dropout2d(input, call.p, options));
+      y = tf.keep(IMPL.fn(input, call.p, options));
       return y.sum();
     })(x);
   } else {
-    y = dropout2d(x, call.p, options);
+    y = IMPL.fn(x, call.p, options);
   }
   const after = x.dataSync();
   const answer = {
