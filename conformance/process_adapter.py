@@ -96,7 +96,8 @@ class _Process:
         except OSError as exc:
             raise ProcessAdapterError(f"{label}: cannot start {' '.join(self.command)}: {exc}") from exc
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self.drainer = threading.Thread(target=self._drain_stderr, daemon=True)
+        self.drainer.start()
         self.next_id = 0
         self.timed_out = False
 
@@ -115,6 +116,7 @@ class _Process:
     def _broken(self, what: str, doing: str) -> ProcessAdapterError:
         self.proc.kill()
         self.proc.wait()
+        self.drainer.join(timeout=2)  # the last words before dying are usually the useful ones
         tail = "\n".join(self.stderr_tail)
         return ProcessAdapterError(f"{self.label}: {what} while answering {doing!r} "
                                    f"(command: {' '.join(self.command)}; exit code {self.proc.returncode})"
@@ -287,7 +289,9 @@ def _answer(adapter: Adapter, sessions: dict[int, Session], request: dict[str, A
                 "devices": [{"kind": d.kind, "name": d.name, "backend": d.backend, "driver": d.driver,
                              "index": d.index} for d in adapter.devices()]}
     if op == "open":
-        device = next(d for d in adapter.devices() if d.label == request["device"])
+        device = next((d for d in adapter.devices() if d.label == request["device"]), None)
+        if device is None:
+            raise ValueError(f"{adapter.name} has no device {request['device']!r}")
         sessions[len(sessions) + 1] = adapter.open(device, request["mode"], int(request["seed"]))
         return {"session": len(sessions)}
     if op == "call":
@@ -305,8 +309,9 @@ def serve(adapter: Adapter, stdin: IO[bytes] | None = None, stdout: IO[bytes] | 
     for line in stdin or sys.stdin.buffer:
         if not line.strip():
             continue
-        request = json.loads(line)
+        request: dict[str, Any] = {}
         try:
+            request = json.loads(line)
             answer = _answer(adapter, sessions, request)
         except NotOffered as exc:
             answer = {"not_offered": {"message": str(exc)}}
