@@ -10,4 +10,5 @@ FRAMEWORKS: dict[str, tuple[str, str]] = {
     "torch": ("adapters.torch_adapter", "pip install torch==2.13.0"),
     "mlx": ("adapters.mlx_adapter", 'pip install "mlx[cpu]"'),
     "jax": ("adapters.jax_adapter", "pip install jax flax"),
+    "tfjs": ("adapters.tfjs_adapter", "npm ci --prefix examples/tfjs (needs Node.js >= 18)"),
 }
