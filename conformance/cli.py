@@ -118,8 +118,7 @@ def _probe(ref: str, args) -> dict[str, Any]:
         answer = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         tail = (proc.stderr or proc.stdout).strip()[-2000:]
-        return {"unavailable": {"framework": ref, "install": "", "message": f"probing {ref} failed "
-                                f"(exit {proc.returncode}): {tail}"}}
+        return {"broken": {"framework": ref, "message": f"probing {ref} failed (exit {proc.returncode}): {tail}"}}
     if "usage_error" in answer:
         raise UsageError(answer["usage_error"])
     return answer
@@ -227,6 +226,13 @@ def cmd_run(args, argv: list[str]) -> int:
     plans: list[tuple[str, dict[str, Any]]] = []
     for ref in refs:
         answer = _probe(ref, args)
+        if "broken" in answer:  # the adapter crashed while listing its targets: a gate failure
+            b = answer["broken"]
+            print(f"  {b['framework']}: error - {b['message'][:300]}")
+            targets.append({"framework": b["framework"], "unavailable": b["message"]})
+            gathered.append({**_unavailable_result({**b, "install": ""}), "id": f"{b['framework']}-probe",
+                             "status": "error"})
+            continue
         if "unavailable" in answer:
             u = answer["unavailable"]
             print(f"  {u['framework']}: unavailable - {u['message']}")

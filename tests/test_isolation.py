@@ -63,3 +63,14 @@ def test_interrupt_keeps_results_already_gathered(tmp_path):
     doc = json.loads(results.read_text())
     assert len([r for r in doc["results"] if r["framework"] == "reference"]) == 8
     assert "interrupted" in err
+
+
+def test_adapter_crashing_while_probed_fails_the_gate(tmp_path):
+    proc = subprocess.run(cli("--adapter", f"{FIXTURE}:aborting_at_import", "--framework", "reference",
+                              "--spec", "dropout2d-seeding", "--out", str(tmp_path)),
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    doc = res.read(tmp_path / "results.json")
+    broken = [r for r in doc["results"] if r["status"] == "error"]
+    assert len(broken) == 1 and "aborting_at_import" in broken[0]["message"]
+    assert any(r["framework"] == "reference" and r["status"] == "pass" for r in doc["results"])
