@@ -45,25 +45,28 @@ def to_numpy(t: Any) -> np.ndarray:
     return np.array(keras.ops.convert_to_numpy(t))
 
 
-def _grad_jax(fn: Callable, x: Any) -> Any:
+def _grad_jax(fn: Callable, x: Any) -> tuple[Any, Any]:
     import jax
-    return jax.grad(lambda v: keras.ops.sum(fn(v)))(x)
+    y, pullback = jax.vjp(fn, x)
+    return y, pullback(keras.ops.ones_like(y))[0]
 
 
-def _grad_torch(fn: Callable, x: Any) -> Any:
+def _grad_torch(fn: Callable, x: Any) -> tuple[Any, Any]:
     x = x.detach().requires_grad_(True)
-    fn(x).sum().backward()
-    return x.grad
+    y = fn(x)
+    y.sum().backward()
+    return y, x.grad
 
 
-def _grad_tensorflow(fn: Callable, x: Any) -> Any:
+def _grad_tensorflow(fn: Callable, x: Any) -> tuple[Any, Any]:
     import tensorflow as tf
     with tf.GradientTape() as tape:
         tape.watch(x)
-        y = tf.reduce_sum(fn(x))
-    return tape.gradient(y, x)
+        y = fn(x)
+    return y, tape.gradient(y, x)  # the gradient of sum(y): unit upstream gradient
 
 
+# Output and d(sum y)/dx from one forward pass (one mask), per backend.
 GRADIENTS = {"jax": _grad_jax, "torch": _grad_torch, "tensorflow": _grad_tensorflow}
 
 
@@ -95,8 +98,7 @@ class KerasSession(Session):
         before = to_numpy(x)
 
         def forward() -> tuple[Any, Any]:
-            y = fn(x)
-            return y, (GRADIENTS[keras.backend.backend()](fn, x) if call.grad else None)
+            return GRADIENTS[keras.backend.backend()](fn, x) if call.grad else (fn(x), None)
 
         (y, grad), caught = with_warnings(forward)
         return Output(y=to_numpy(y), dtype=keras.backend.standardize_dtype(y.dtype), same_object=y is x,
