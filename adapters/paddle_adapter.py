@@ -64,8 +64,7 @@ def _to_numpy(t: paddle.Tensor) -> np.ndarray:
 def _module(variant: Variant, call: Call) -> Callable[[paddle.Tensor], paddle.Tensor]:
     op, p = call.op, call.p
     if op == "dropout":
-        layer = nn.Dropout(p, mode=variant.mode) if not call.inplace else \
-            nn.Dropout(p, inplace=True, mode=variant.mode)
+        layer = nn.Dropout(p, inplace=call.inplace, mode=variant.mode)
     elif op in variant.formats:
         layer = {"dropout2d": nn.Dropout2D, "dropout3d": nn.Dropout3D}[op](p, data_format=variant.formats[op])
     elif op == "alpha_dropout":
@@ -74,7 +73,10 @@ def _module(variant: Variant, call: Call) -> Callable[[paddle.Tensor], paddle.Te
         layer = nn.FeatureAlphaDropout(p)
     else:
         raise NotOffered(f"paddle.nn has no module for {op}")
-    layer.train() if call.training else layer.eval()
+    if call.training:
+        layer.train()
+    else:
+        layer.eval()
     return layer
 
 
@@ -101,8 +103,6 @@ class PaddleSession(Session):
             raise NotOffered(f"{self.variant.name} does not offer {call.op}")
         if call.inplace and call.op not in ("dropout", "dropout1d"):
             raise NotOffered(f"paddle has no in-place {call.op}")
-        if call.inplace and call.op == "dropout1d" and call.form == "module":
-            raise NotOffered("paddle.nn has no module for dropout1d")
         fn = _module(self.variant, call) if call.form == "module" else _functional(self.variant, call)
         x = _to_paddle(call.x, call.grad)
         before = _to_numpy(x)
