@@ -77,3 +77,15 @@ def native_axis(axis: int, ndim: int, layout: str, channel_axis: int = 1) -> int
 def same_values(a: np.ndarray, b: np.ndarray) -> bool:
     """Bit-level equality of values, NaN equal to NaN (exact identity checks)."""
     return a.shape == b.shape and np.array_equal(widen(a), widen(b), equal_nan=True)
+
+
+def channel_noise_shape(shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
+    """Noise shape giving one keep/drop decision per (sample, channel), broadcast over the rest.
+
+    The recipe for channel dropout from element-wise dropout with a broadcast mask
+    (tf.nn.dropout / keras.random.dropout `noise_shape`): batch axis 0, channel axis 1 or last.
+    """
+    if len(shape) < 2:
+        return tuple(shape)
+    channel = len(shape) - 1 if layout == "channels_last" else 1
+    return tuple(n if axis in (0, channel) else 1 for axis, n in enumerate(shape))

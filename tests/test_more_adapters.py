@@ -1,0 +1,204 @@
+"""Adapters for TensorFlow, Keras 3, PaddlePaddle, tinygrad and ONNX Runtime, the family specs and
+the alpha-dropout checks.
+
+Each framework's tests skip where it is not installed (they never import together: every
+framework has its own virtualenv, see tox-more.ini). Keras reads its backend once per process, so
+only the keras-* name whose backend matches KERAS_BACKEND (or the first importable one) runs.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from conformance.adapter_kit import SeedStream, with_warnings
+from conformance.api import OPS, Adapter, Call, NotOffered
+from conformance.arrays import LAYOUTS, channel_noise_shape
+from conformance.checks import CHECKS, CheckContext
+from conformance.checks.alpha import ALPHA_PRIME, alpha_constants, dropped_mask
+from conformance.function_adapter import function_adapter
+from conformance.spec import SPECS_DIR, load_all
+
+NEEDS = {
+    "tensorflow": ["tensorflow"], "keras-jax": ["keras", "jax"], "keras-torch": ["keras", "torch"],
+    "paddle": ["paddle"], "paddle-nhwc": ["paddle"], "paddle-downscale": ["paddle"],
+    "tinygrad": ["tinygrad"], "onnxruntime": ["onnxruntime", "onnx"],
+}
+FAMILY_DIRS = ("dropout", "dropout1d", "dropout3d", "alpha_dropout")
+
+
+def _keras_backend_clash(name: str) -> str | None:
+    """Why keras-<backend> cannot load in this process, or None."""
+    if not name.startswith("keras-"):
+        return None
+    wanted = name.split("-", 1)[1]
+    if "keras" in sys.modules:
+        loaded = sys.modules["keras"].backend.backend()
+        return None if loaded == wanted else f"keras already loaded with backend {loaded}"
+    chosen = os.environ.get("KERAS_BACKEND") or next(
+        (b for b in ("jax", "torch") if importlib.util.find_spec(b)), None)
+    return None if chosen == wanted else f"this process runs keras-{chosen}"
+
+
+@pytest.fixture(params=sorted(NEEDS))
+def adapter(request: pytest.FixtureRequest) -> Adapter:
+    name = request.param
+    for module in NEEDS[name]:
+        pytest.importorskip(module)
+    clash = _keras_backend_clash(name)
+    if clash:
+        pytest.skip(clash)
+    from conformance.targets import load_adapter
+    return load_adapter(name)
+
+
+def _session(adapter: Adapter, seed: int = 7):
+    return adapter.open(adapter.devices()[0], "eager", seed)
+
+
+# ---------------------------------------------------------------- every new adapter
+
+def test_adapter_describes_itself(adapter: Adapter) -> None:
+    assert adapter.version()
+    assert adapter.layout in LAYOUTS
+    assert adapter.devices() and all(d.kind == "cpu" or d.kind == "cuda" for d in adapter.devices())
+    assert adapter.ops() and set(adapter.ops()) <= set(OPS)
+    assert "dropout" in adapter.ops()  # every one of these frameworks has element-wise dropout
+
+
+def test_element_dropout_values(adapter: Adapter) -> None:
+    x = np.ones((64, 64), np.float32)
+    y = _session(adapter).call(Call(op="dropout", x=x, p=0.5)).y
+    kept = 1.0 if adapter.name == "paddle-downscale" else 2.0  # downscale_in_infer: no train scaling
+    assert set(np.unique(y).tolist()) == {0.0, kept}
+    assert 0.4 < float((y == 0).mean()) < 0.6
+
+
+def test_eval_mode(adapter: Adapter) -> None:
+    x = np.random.default_rng(0).standard_normal((4, 8, 3, 3)).astype(np.float32)
+    y = _session(adapter).call(Call(op="dropout", x=x, p=0.25, training=False)).y
+    expected = x * np.float32(0.75) if adapter.name == "paddle-downscale" else x
+    np.testing.assert_array_equal(y, expected)
+
+
+def test_seed_reproduces_and_calls_differ(adapter: Adapter) -> None:
+    x = np.ones((32, 32), np.float32)
+    call = Call(op="dropout", x=x, p=0.5)
+    first = _session(adapter, 11)  # one session at a time: opening one may reset a global seed
+    a1, a2 = first.call(call).y, first.call(call).y
+    second = _session(adapter, 11)
+    b1, b2 = second.call(call).y, second.call(call).y
+    np.testing.assert_array_equal(a1, b1)
+    np.testing.assert_array_equal(a2, b2)
+    assert not np.array_equal(a1, a2)
+
+
+def test_missing_ops_are_not_offered(adapter: Adapter) -> None:
+    x = np.ones((2, 4, 3, 3, 3), np.float32)
+    for op in set(OPS) - set(adapter.ops()):
+        with pytest.raises(NotOffered):
+            _session(adapter).call(Call(op=op, x=x, p=0.5))
+
+
+def test_channel_dropout_through_the_engine(adapter: Adapter) -> None:
+    """The engine's layout mapping hands each adapter its native layout; the mask is per channel."""
+    if "dropout2d" not in adapter.ops():
+        pytest.skip(f"{adapter.name} offers no dropout2d")
+    params = {"shape": [8, 16, 4, 4], "p": 0.5, "claim_axes": [0, 1]}
+    ctx = CheckContext(adapter, adapter.devices()[0], "eager", "dropout2d", params, seed=3)
+    verdict = CHECKS["mask-axes"].fn(ctx)
+    assert verdict.conforms, verdict.message
+
+
+def test_alpha_dropout_constants(adapter: Adapter) -> None:
+    if "alpha_dropout" not in adapter.ops():
+        pytest.skip(f"{adapter.name} offers no alpha_dropout")
+    ctx = CheckContext(adapter, adapter.devices()[0], "eager", "alpha_dropout",
+                       {"shape": [16, 64, 4], "p": 0.5}, seed=5)
+    verdict = CHECKS["alpha-values"].fn(ctx)
+    assert verdict.conforms, verdict.message
+
+
+# ---------------------------------------------------------------- shared engine pieces
+
+def test_channel_noise_shape() -> None:
+    assert channel_noise_shape((2, 5, 6, 3), "channels_last") == (2, 1, 1, 3)
+    assert channel_noise_shape((2, 3, 5, 6), "channels_first") == (2, 3, 1, 1)
+    assert channel_noise_shape((2, 3, 5), "channels_first") == (2, 3, 1)
+    assert channel_noise_shape((7,), "channels_last") == (7,)
+
+
+def test_seed_stream_is_reproducible_and_fresh() -> None:
+    a, b = SeedStream(42), SeedStream(42)
+    seeds = [a.next() for _ in range(5)]
+    assert seeds == [b.next() for _ in range(5)]
+    assert len(set(seeds)) == 5 and all(0 <= s < 2**31 for s in seeds)
+
+
+def test_with_warnings_records_messages() -> None:
+    import warnings
+
+    def noisy() -> int:
+        warnings.warn("careful", UserWarning)
+        return 3
+    assert with_warnings(noisy) == (3, ["careful"])
+
+
+def test_alpha_constants_keep_mean_and_variance() -> None:
+    """For x ~ N(0, 1): E[y] = 0 and Var[y] = 1 follow from a, b and the dropped value alpha'."""
+    for p in (0.1, 0.5, 0.8):
+        a, b, dropped = alpha_constants(p)
+        mean_masked = p * ALPHA_PRIME  # E of x*keep + alpha'*(1-keep), x standard normal
+        second = (1 - p) + p * ALPHA_PRIME ** 2
+        assert a * mean_masked + b == pytest.approx(0.0, abs=1e-12)
+        assert a * a * (second - mean_masked ** 2) == pytest.approx(1.0, rel=1e-12)
+        assert dropped == pytest.approx(a * ALPHA_PRIME + b)
+    assert alpha_constants(0.5)[2] == pytest.approx(-0.7791938, abs=1e-6)  # PaddlePaddle's doc example
+
+
+def _alpha_numpy(constant_shift: float):
+    def alpha_dropout(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
+        if not training or p == 0:
+            return x
+        a, b, _ = alpha_constants(p)
+        keep = np.random.default_rng(seed).random(x.shape) >= p
+        return (a * np.where(keep, x, ALPHA_PRIME) + b + constant_shift).astype(x.dtype)
+    return alpha_dropout
+
+
+@pytest.mark.parametrize("shift, conforms", [(0.0, True), (1e-3, False)])
+def test_alpha_values_check_catches_a_wrong_shift(shift: float, conforms: bool) -> None:
+    adapter = function_adapter(_alpha_numpy(shift), name="alpha-np", ops=("alpha_dropout",))
+    ctx = CheckContext(adapter, adapter.devices()[0], "eager", "alpha_dropout",
+                       {"shape": [16, 64, 4], "p": 0.3}, seed=9)
+    assert CHECKS["alpha-values"].fn(ctx).conforms is conforms
+
+
+def test_alpha_mask_axes_and_rate_on_the_numpy_reference() -> None:
+    adapter = function_adapter(_alpha_numpy(0.0), name="alpha-np", ops=("alpha_dropout",))
+    device = adapter.devices()[0]
+    axes = CheckContext(adapter, device, "eager", "alpha_dropout",
+                        {"shape": [16, 16, 8], "p": 0.5, "claim_axes": [0, 1]}, seed=2)
+    assert not CHECKS["alpha-mask-axes"].fn(axes).conforms  # element-wise, not per channel
+    rate = CheckContext(adapter, device, "eager", "alpha_dropout",
+                        {"p": 0.25, "min_decisions": 65536, "channels": 64, "spatial": [1]}, seed=4)
+    assert CHECKS["alpha-drop-rate"].fn(rate).conforms
+
+
+def test_dropped_mask_reads_the_most_frequent_value() -> None:
+    y = np.array([[-0.7, 1.1, -0.7], [2.3, -0.7, 0.4]], np.float32)
+    mask, value = dropped_mask(y)
+    assert value == pytest.approx(-0.7) and mask.sum() == 3
+
+
+def test_family_specs_load() -> None:
+    specs, errors = load_all(SPECS_DIR)
+    assert not errors, [str(e) for e in errors]
+    ids = {s.id for s in specs}
+    for family in FAMILY_DIRS:
+        assert (SPECS_DIR / family).is_dir()
+    assert {"dropout-element-granularity", "dropout1d-channel-granularity",
+            "dropout3d-channel-granularity", "alpha-dropout-values"} <= ids
