@@ -17,6 +17,7 @@ JAX's default configuration is kept (64-bit types off), as a user would have it.
 """
 from __future__ import annotations
 
+import platform
 import warnings
 from typing import Any, Callable
 
@@ -121,6 +122,13 @@ def _platform_devices(platform: str) -> list:
         return []
 
 
+def _device_name(device) -> str:
+    # XLA's CPU device_kind is just "cpu": name the machine instead, as the torch adapter does.
+    if device.platform == "cpu":
+        return platform.processor() or platform.machine()
+    return device.device_kind
+
+
 class JaxAdapter(Adapter):
     name = "jax"
     layout = "channels_last"
@@ -133,8 +141,8 @@ class JaxAdapter(Adapter):
         return {**super().describe(), "jax": jax.__version__}
 
     def devices(self) -> list[Device]:
-        return [Device(kind=platform, name=d.device_kind, backend="xla", index=i)
-                for platform in PLATFORMS for i, d in enumerate(_platform_devices(platform))]
+        return [Device(kind=kind, name=_device_name(d), backend="xla", index=i)
+                for kind in PLATFORMS for i, d in enumerate(_platform_devices(kind))]
 
     def modes(self) -> tuple[str, ...]:
         return ("eager", "compiled")
