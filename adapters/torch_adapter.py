@@ -61,11 +61,20 @@ _COMPILED: dict[tuple, object] = {}
 RECOMPILE_LIMIT = 1024
 
 
+def _load_compiler() -> None:
+    """Import inductor quietly: its first import emits torch-internal DeprecationWarnings
+    (torch.jit.script_method) that would otherwise be recorded against the first compiled call."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import torch._inductor.compile_fx  # noqa: F401
+
+
 def _compiled(call: Call):
     if call.inplace:
         raise NotOffered("in-place dropout is not compiled here (torch.compile functionalises it)")
     key = (call.op, call.form, call.p, call.training)
     if key not in _COMPILED:
+        _load_compiler()
         torch._dynamo.config.recompile_limit = RECOMPILE_LIMIT
         torch._dynamo.config.accumulated_recompile_limit = RECOMPILE_LIMIT
         # dynamic=True: one graph serves every shape of a rank, so shapes cost no recompiles.
