@@ -135,10 +135,9 @@ class JaxAdapter(Adapter):
     install_hint = "pip install jax flax"
 
     def version(self) -> str:
-        return flax.__version__  # the behaviour under test is Flax's Dropout
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "jax": jax.__version__}
+        # Flax's version (its Dropout is under test; `when: version` matches it), with JAX's as
+        # the PEP 440 local label, e.g. "0.12.8+jax0.10.2".
+        return f"{flax.__version__}+jax{jax.__version__}"
 
     def devices(self) -> list[Device]:
         return [Device(kind=kind, name=_device_name(d), backend="xla", index=i)

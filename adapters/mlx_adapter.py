@@ -70,11 +70,11 @@ def _forward(module: nn.Module, grad: bool) -> Callable:
     return run
 
 
-_COMPILED: dict[tuple, Callable] = {}  # one traced graph per (op, p, training, grad), kept across sessions
+_COMPILED: dict[tuple, Callable] = {}  # one traced graph per device and call kind, kept across sessions
 
 
-def _compiled(call: Call) -> Callable:
-    key = (call.op, call.p, call.training, call.grad)
+def _compiled(call: Call, device: mx.Device) -> Callable:
+    key = (str(device), call.op, call.p, call.training, call.grad)
     if key not in _COMPILED:
         fn = _forward(_module(call), call.grad)
         # The random key is state: pass it in and out, or the graph reuses one mask forever.
@@ -88,10 +88,15 @@ class MLXSession(Session):
         self.mode = mode
         mx.random.seed(seed)  # MLX's one global key
 
+    def _function(self, call: Call) -> Callable:
+        if self.mode == "compiled":
+            return _compiled(call, self.device)
+        return _forward(_module(call), call.grad)
+
     def call(self, call: Call) -> Output:
         _offered(call)
         with mx.stream(self.device):
-            fn = _compiled(call) if self.mode == "compiled" else _forward(_module(call), call.grad)
+            fn = self._function(call)
             x = _to_mlx(call.x)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
