@@ -159,3 +159,17 @@ def test_jax_forms_both_drop_channels_and_evaluate_to_identity(form):
     assert np.all(per_channel.all(axis=1) | ~per_channel.any(axis=1))
     evaluated = session.call(Call(op="dropout2d", x=x, p=0.5, form=form, training=False))
     assert np.array_equal(evaluated.y, x)
+
+
+def test_torch_compiled_graphs_warn_when_traced_not_on_every_call():
+    """Why a compiled target's `warned` depends on what ran before in the process: Python
+    warnings fire while Dynamo traces, and a cached graph replays silently."""
+    adapter = adapter_for("torch")
+    if "compiled" not in adapter.modes():
+        pytest.skip("no C++ compiler for inductor")
+    x = ones((6, 5, 4))  # 3D input: dropout2d warns that it reads it as (N, C, L)
+    eager = adapter.open(adapter.devices()[0], "eager", 0)
+    assert all(eager.call(Call(op="dropout2d", x=x, p=0.4375)).warnings for _ in range(2))
+    compiled = adapter.open(adapter.devices()[0], "compiled", 0)
+    first, second = (compiled.call(Call(op="dropout2d", x=x, p=0.4375)) for _ in range(2))
+    assert first.warnings and not second.warnings
