@@ -113,7 +113,6 @@ class TorchSession(Session):
         )
 
 
-
 class TorchAdapter(Adapter):
     name = "torch"
     layout = "channels_first"
