@@ -115,9 +115,9 @@ class JaxSession(Session):
                       grad=None if dx is None else np.asarray(dx), warnings=[str(w.message) for w in caught])
 
 
-def _platform_devices(platform: str) -> list:
+def _platform_devices(kind: str) -> list:
     try:
-        return jax.devices(platform)
+        return jax.devices(kind)
     except RuntimeError:  # no backend for this platform here
         return []
 
