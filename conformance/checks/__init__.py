@@ -7,6 +7,7 @@ into the whole-run false-alarm bound. Deterministic checks have false_alarm 0.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -67,11 +68,21 @@ class SessionHandle:
             from ..api import NotOffered
             if isinstance(exc, NotOffered):
                 raise
-            return Observation(error=type(exc).__name__, error_message=str(exc).strip())
+            return Observation(error=type(exc).__name__, error_message=_stable(str(exc).strip()))
         back = (lambda a: None if a is None else from_native(a, layout, channel_axis))
         return Observation(y=back(out.y), dtype=out.dtype, same_object=out.same_object,
                            input_modified=out.input_modified, grad=back(out.grad),
-                           warnings=list(out.warnings))
+                           warnings=list(dict.fromkeys(_stable(w) for w in out.warnings)))
+
+
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+
+
+def _stable(text: str) -> str:
+    """Message text that replays under the same salt: object addresses (torch.compile errors
+    print function reprs) masked. Warnings are kept once each: how often a compiler re-traces,
+    and so re-warns, depends on its on-disk cache."""
+    return _ADDRESS.sub("0x?", text)
 
 
 @dataclass

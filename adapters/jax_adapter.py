@@ -1,0 +1,157 @@
+"""JAX/Flax adapter: Flax's Dropout with broadcast_dims, channels-last.
+
+Flax has no dropout2d; channel dropout is `Dropout(rate, broadcast_dims=...)`, which shares one
+decision along the broadcast axes. The mapping used here:
+
+- form "module":     flax.nnx.Dropout(rate, broadcast_dims=..., rngs=<the session's nnx.Rngs>)
+- form "functional": flax.linen.Dropout(rate, broadcast_dims=...).apply({}, x, rngs={"dropout": key})
+  with a fresh key split from the session key on every call.
+- broadcast_dims: "dropout" broadcasts nothing (element-wise). The channel ops broadcast over the
+  spatial axes of (N, *spatial, C), i.e. every axis but the first and the last, for any rank >= 3
+  (so rank 3 is (N, L, C) and rank 5 is (N, D, H, W, C)); ranks 1 and 2 have no spatial axis and
+  get element-wise dropout.
+- compiled: jax.jit / nnx.jit, with the key (or the module holding the Rngs stream) passed in as
+  an argument, so every call of the compiled function draws a fresh mask.
+
+JAX's default configuration is kept (64-bit types off), as a user would have it.
+"""
+from __future__ import annotations
+
+import platform
+import warnings
+from typing import Any, Callable
+
+import flax
+import jax
+import numpy as np
+from flax import linen, nnx
+
+from conformance.api import Adapter, Call, Device, NotOffered, Output, Session
+from conformance.arrays import same_values
+
+OPS = ("dropout", "dropout1d", "dropout2d", "dropout3d")
+PLATFORMS = ("cpu", "gpu", "tpu")
+
+
+def broadcast_dims(op: str, ndim: int) -> tuple[int, ...]:
+    """Axes sharing one drop decision: the spatial axes of (N, *spatial, C) for channel dropout."""
+    return () if op == "dropout" else tuple(range(1, ndim - 1))
+
+
+def _linen_forward(call: Call, ndim: int) -> Callable:
+    layer = linen.Dropout(call.p, broadcast_dims=broadcast_dims(call.op, ndim))
+    return lambda key, x: layer.apply({}, x, deterministic=not call.training, rngs={"dropout": key})
+
+
+def _nnx_forward(module: nnx.Dropout, x: jax.Array) -> jax.Array:
+    return module(x)
+
+
+def _with_grad(fn: Callable, transforms: Any) -> Callable:
+    """(state, x) -> (y, d sum(y)/dx), from one forward pass with one key."""
+    def loss(state, x):
+        y = fn(state, x)
+        return y.sum(), y
+
+    value_and_grad = transforms.value_and_grad(loss, argnums=1, has_aux=True)
+
+    def run(state, x):
+        (_, y), dx = value_and_grad(state, x)
+        return y, dx
+    return run
+
+
+def _plain(fn: Callable) -> Callable:
+    return lambda state, x: (fn(state, x), None)
+
+
+_COMPILED: dict[tuple, Callable] = {}  # jitted functions, kept across sessions (jit caches traces)
+
+
+def _function(call: Call, ndim: int, compiled: bool) -> Callable:
+    """(state, x) -> (y, grad or None); state is a key (linen) or the nnx module."""
+    key = (call.form, call.grad) if call.form == "module" else \
+        (call.form, call.grad, call.op, call.p, call.training, ndim)
+    if compiled and key in _COMPILED:
+        return _COMPILED[key]
+    transforms = nnx if call.form == "module" else jax
+    fn = _nnx_forward if call.form == "module" else _linen_forward(call, ndim)
+    fn = _with_grad(fn, transforms) if call.grad else _plain(fn)
+    if compiled:
+        fn = _COMPILED[key] = transforms.jit(fn)
+    return fn
+
+
+class JaxSession(Session):
+    def __init__(self, device: Device, mode: str, seed: int):
+        self.device = jax.devices(device.kind)[device.index]
+        self.compiled = mode == "compiled"
+        with jax.default_device(self.device):
+            self.key = jax.random.key(seed)  # linen: split on every call
+            self.rngs = nnx.Rngs(dropout=seed)  # nnx: the module draws from this stream
+
+    def _state(self, call: Call, ndim: int) -> Any:
+        if call.form == "module":
+            dims = broadcast_dims(call.op, ndim)
+            return nnx.Dropout(call.p, broadcast_dims=dims, deterministic=not call.training, rngs=self.rngs)
+        self.key, sub = jax.random.split(self.key)
+        return sub
+
+    def call(self, call: Call) -> Output:
+        if call.op not in OPS:
+            raise NotOffered(f"Flax offers no {call.op}")
+        if call.inplace:
+            raise NotOffered("JAX arrays are immutable: there is no in-place dropout")
+        with jax.default_device(self.device):
+            x = jax.device_put(call.x, self.device)
+            fn = _function(call, x.ndim, self.compiled)
+            state = self._state(call, x.ndim)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                y, dx = fn(state, x)
+                y = jax.block_until_ready(y)
+        return Output(y=np.asarray(y), dtype=str(y.dtype), same_object=y is x,
+                      input_modified=not same_values(call.x, np.asarray(x)),
+                      grad=None if dx is None else np.asarray(dx), warnings=[str(w.message) for w in caught])
+
+
+def _platform_devices(kind: str) -> list:
+    try:
+        return jax.devices(kind)
+    except RuntimeError:  # no backend for this platform here
+        return []
+
+
+def _device_name(device) -> str:
+    # XLA's CPU device_kind is just "cpu": name the machine instead, as the torch adapter does.
+    if device.platform == "cpu":
+        return platform.processor() or platform.machine()
+    return device.device_kind
+
+
+class JaxAdapter(Adapter):
+    name = "jax"
+    layout = "channels_last"
+    install_hint = "pip install jax flax"
+
+    def version(self) -> str:
+        # Flax's version (its Dropout is under test; `when: version` matches it), with JAX's as
+        # the PEP 440 local label, e.g. "0.12.8+jax0.10.2".
+        return f"{flax.__version__}+jax{jax.__version__}"
+
+    def devices(self) -> list[Device]:
+        return [Device(kind=kind, name=_device_name(d), backend="xla", index=i)
+                for kind in PLATFORMS for i, d in enumerate(_platform_devices(kind))]
+
+    def modes(self) -> tuple[str, ...]:
+        return ("eager", "compiled")
+
+    def ops(self) -> tuple[str, ...]:
+        return OPS
+
+    def open(self, device: Device, mode: str, seed: int) -> Session:
+        return JaxSession(device, mode, seed)
+
+
+def make_adapter() -> Adapter:
+    return JaxAdapter()
