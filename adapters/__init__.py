@@ -11,8 +11,6 @@ FRAMEWORKS: dict[str, tuple[str, str]] = {
     "mlx": ("adapters.mlx_adapter", 'pip install "mlx[cpu]"'),
     "jax": ("adapters.jax_adapter", "pip install jax flax"),
     "tfjs": ("adapters.tfjs_adapter", "npm ci --prefix examples/tfjs (needs Node.js >= 18)"),
-}
-FRAMEWORKS.update({
     "tensorflow": ("adapters.tensorflow_adapter", "pip install tensorflow-cpu"),
     "keras-jax": ("adapters.keras_jax_adapter", "pip install keras jax"),
     "keras-torch": ("adapters.keras_torch_adapter", "pip install keras torch==2.13.0"),
@@ -21,4 +19,4 @@ FRAMEWORKS.update({
     "paddle-downscale": ("adapters.paddle_downscale_adapter", "pip install paddlepaddle"),
     "tinygrad": ("adapters.tinygrad_adapter", "pip install tinygrad"),
     "onnxruntime": ("adapters.onnxruntime_adapter", "pip install onnxruntime onnx"),
-})
+}

@@ -17,6 +17,7 @@ from adapters import FRAMEWORKS
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORK_ENVS = ("torch", "mlx", "jax", "tfjs")
+MORE_ENVS = ("tensorflow", "keras-jax", "keras-torch", "paddle", "tinygrad", "onnxruntime")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def tox() -> configparser.ConfigParser:
 def _section(tox: configparser.ConfigParser, env: str) -> configparser.SectionProxy:
     """The section configuring `env`, including the factor-expanded [testenv:{torch,mlx,jax}]."""
     for name in tox.sections():
-        match = re.fullmatch(r"testenv:\{?([\w,]+)\}?", name)
+        match = re.fullmatch(r"testenv:\{?([\w,-]+)\}?", name)
         if match and env in match.group(1).split(","):
             return tox[name]
     raise AssertionError(f"tox.ini has no section for env {env}")
@@ -44,7 +45,14 @@ def test_matrix_label_runs_every_framework_then_the_report(tox) -> None:
     matrix = [e.strip() for e in re.search(r"matrix\s*=\s*(.+)", tox["tox"]["labels"]).group(1).split(",")]
     assert matrix[-1] == "report" and set(matrix[:-1]) == set(FRAMEWORK_ENVS)
     depends = {e.strip() for e in _section(tox, "report")["depends"].split(",")}
-    assert depends == set(FRAMEWORK_ENVS)
+    assert depends == set(FRAMEWORK_ENVS + MORE_ENVS)
+
+
+def test_full_label_adds_every_other_framework_then_the_report(tox) -> None:
+    full = [e.strip() for e in re.search(r"full\s*=\s*(.+)", tox["tox"]["labels"]).group(1).split(",")]
+    assert full[-1] == "report" and set(full[:-1]) == set(FRAMEWORK_ENVS + MORE_ENVS)
+    for env in MORE_ENVS:
+        assert f"--out {{toxinidir}}/build/results/{env}" in _commands(tox, env)
 
 
 def test_framework_envs_write_separate_results_and_junit(tox) -> None:
