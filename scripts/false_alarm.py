@@ -57,7 +57,8 @@ def _init_worker(framework: str, patterns: list[str]) -> None:
 def run_salt(salt: str) -> list[dict[str, Any]]:
     """The records of one full run under `salt` (only the fields the summary needs)."""
     keep = ("id", "spec", "behavior", "status", "p_value", "message")
-    return [{k: r[k] for k in keep} for r in (run_case(c, salt) for c in _CASES)]
+    return [{**{k: r[k] for k in keep}, "lag_p_bound": r["observed"].get("lag_p_bound")}
+            for r in (run_case(c, salt) for c in _CASES)]
 
 
 def bound_from_reruns(runs: int, failed_runs: int, confidence: float = 0.95) -> float:
@@ -87,6 +88,7 @@ def summarise(cases: list[Case], runs: dict[str, list[dict[str, Any]]], seconds:
             if r["p_value"] is not None:
                 p_by_spec[r["spec"]].append(r["p_value"])
     all_p = [p for ps in p_by_spec.values() for p in ps]
+    lag_bounds = [r["lag_p_bound"] for recs in runs.values() for r in recs if r["lag_p_bound"] is not None]
     return {
         "salts": len(runs), "cases_per_run": len(cases), "seconds": round(seconds, 1),
         "chance_based_assertions_per_run": len(chance),
@@ -100,6 +102,7 @@ def summarise(cases: list[Case], runs: dict[str, list[dict[str, Any]]], seconds:
         "rerun_upper_bound_95": bound_from_reruns(len(runs), failed_runs),
         "p_values_all": uniformity(all_p) if all_p else None,
         "p_values_by_spec": {k: uniformity(v) for k, v in sorted(p_by_spec.items())},
+        "lag_scan": {"n": len(lag_bounds), "min_adjusted_bound": min(lag_bounds)} if lag_bounds else None,
     }
 
 
@@ -121,6 +124,10 @@ def report(s: dict[str, Any]) -> None:
               f"<=0.01: {u['share_below_0.01']:.4f}, <=0.1: {u['share_below_0.1']:.4f}; KS vs uniform "
               f"D={u['ks_stat']:.4f} (two-sided p {u['ks_two_sided_p']:.3g}; "
               f"too-many-small p {u['ks_too_small_p']:.3g})")
+    if s["lag_scan"]:
+        print(f"lag scans (calls): {s['lag_scan']['n']}, smallest Bonferroni-adjusted bound "
+              f"{s['lag_scan']['min_adjusted_bound']:.3g} (fails at <= {stats.ALPHA / 2:g}; a bound, not a "
+              "uniform p-value)")
     for spec, v in s["p_values_by_spec"].items():
         print(f"  {spec:28} n={v['n']:5} mean {v['mean']:.3f} KS D={v['ks_stat']:.4f} "
               f"(p {v['ks_two_sided_p']:.3g}; too-many-small p {v['ks_too_small_p']:.3g})")

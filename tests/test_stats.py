@@ -116,3 +116,41 @@ def test_all_equal_probability() -> None:
     assert stats.all_equal_probability(0.5, 64) == pytest.approx(2.0**-64)
     assert stats.all_equal_probability(0.0, 10**6) == 1.0
 
+
+
+def test_lag_scan_finds_a_reused_stream_at_its_lag() -> None:
+    rng = np.random.default_rng(11)
+    stream = rng.random(2**15 + 600) < 0.3
+    n = 2**15
+    assert stats.lag_scan(stream[37:n + 37], stream[:n], n // 2) == (0.0, -37)
+    assert stats.lag_scan(stream[:n], stream[500:n + 500], n // 2) == (0.0, 500)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.75])
+def test_lag_scan_accepts_independent_sequences(p: float) -> None:
+    rng = np.random.default_rng(5)
+    n = 2**17
+    bound, _ = stats.lag_scan(rng.random(n) < p, rng.random(n) < p, n // 2)
+    assert bound * n > ALPHA  # the check's Bonferroni-adjusted bound stays far above its alpha
+
+
+def test_lag_scan_catches_weak_lagged_dependence() -> None:
+    """5% of call 2's decisions copied from call 1 at lag 3 (r = 0.05): caught at the check's level."""
+    rng = np.random.default_rng(9)
+    n = 2**17
+    a = rng.random(n + 3) < 0.5
+    b = np.where(rng.random(n) < 0.05, a[3:], rng.random(n) < 0.5)
+    bound, lag = stats.lag_scan(a[:n], b, n // 2)
+    assert lag == 3 and bound * n < ALPHA / 2
+
+
+@pytest.mark.parametrize("pairs, ka, kb", [(200, 20, 30), (500, 250, 250), (1000, 900, 100), (64, 5, 60)])
+def test_lag_scan_bound_dominates_the_exact_hypergeometric_tail(pairs: int, ka: int, kb: int) -> None:
+    """The Bernstein bound is never below the exact two-sided tail it stands for (so it is valid)."""
+    k = np.arange(max(0, ka + kb - pairs), min(ka, kb) + 1)
+    mean = ka * kb / pairs
+    t = np.abs(k - mean)
+    pmf = sp.hypergeom.pmf(k, pairs, ka, kb)
+    exact = np.array([pmf[t >= ti - 1e-9].sum() for ti in t])  # P(|X - E X| >= t), summed exactly
+    bound = stats._bernstein_two_sided(t, np.full(k.size, kb), np.full(k.size, ka / pairs))
+    assert np.all(bound >= np.minimum(exact, 1.0) - 1e-12)
