@@ -5,9 +5,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ def run_cli(args: list[str], out: Path, timeout: float = 600) -> CliRun:
     """`python -m conformance run ARGS --out OUT` from the repository root, captured."""
     env = {k: v for k, v in os.environ.items() if k != "CONFORMANCE_SALT"}
     proc = subprocess.run([sys.executable, "-m", "conformance", "run", *args, "--out", str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return CliRun(proc.returncode, proc.stdout, proc.stderr, out)
 
 

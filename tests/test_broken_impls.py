@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
-
 from conftest import CliRun
 
 SALT = "fixed"
@@ -58,6 +57,7 @@ BROKEN = {
     # independent; the lag scan of the calls independence check catches it.
     "offset_stream": breaks("independence", "*independence*calls*"),
 }
+
 
 def run_adapter(cli, module: str) -> CliRun:
     return cli("--adapter", f"tests/broken/{module}.py:adapter", "--salt", SALT)

@@ -1,6 +1,8 @@
 """conformance.stats against independent computations and the figures of statistics.md."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import stats as sp
@@ -103,7 +105,7 @@ def test_fisher_pairs_catches_weak_dependence_at_suite_size() -> None:
 def test_min_detectable_shrinks_with_n(p0: float) -> None:
     sizes = [10**3, 10**4, 10**5, 10**6, 10**7]
     detectable = [stats.min_detectable(n, p0) for n in sizes]
-    assert all(a > b for a, b in zip(detectable, detectable[1:])), detectable
+    assert all(a > b for a, b in itertools.pairwise(detectable)), detectable
 
 
 @pytest.mark.parametrize("p0", [0.1, 0.5, 0.9])
