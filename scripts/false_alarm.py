@@ -2,6 +2,10 @@
 
     python scripts/false_alarm.py [--framework reference] [--salts 200] [--jobs 2] [--spec GLOB]
 
+--framework takes any adapter reference, so the same script measures power on a broken
+implementation: `--framework tests/broken/rate_plus_001.py:adapter --spec dropout2d-drop-rate`
+reports in what share of fresh salts each case fails (there, every one should).
+
 Every case of every spec runs once per salt, in process (conformance.runner.run_case, no
 pytest), so a few hundred salts take minutes. Printed: failures per salt (expected: none), the
 number of chance-based assertions per run and the computed whole-run false-alarm bound (the
@@ -98,6 +102,8 @@ def summarise(cases: list[Case], runs: dict[str, list[dict[str, Any]]], seconds:
         "whole_run_bound": sum(c.false_alarm for c in cases),
         "whole_run_target": stats.RUN_BOUND_TARGET,
         "failed_runs": failed_runs, "failed_cases": len(failures),
+        "failed_cases_by_spec": dict(Counter(r["spec"] for _, r in failures)),
+        "cases_by_spec": dict(Counter(c.spec.id for c in cases)),
         "failures": [{"salt": s, "id": r["id"], "message": r["message"][:200]} for s, r in failures[:20]],
         "rerun_upper_bound_95": bound_from_reruns(len(runs), failed_runs),
         "p_values_all": uniformity(all_p) if all_p else None,
@@ -109,14 +115,17 @@ def summarise(cases: list[Case], runs: dict[str, list[dict[str, Any]]], seconds:
 def report(s: dict[str, Any]) -> None:
     print(f"{s['salts']} salts x {s['cases_per_run']} cases in {s['seconds']} s")
     print(f"failed runs: {s['failed_runs']} of {s['salts']} ({s['failed_cases']} failed cases)")
-    for f in s["failures"]:
+    for spec, k in sorted(s["failed_cases_by_spec"].items()):
+        total = s["cases_by_spec"][spec] * s["salts"]
+        print(f"  {spec:28} failed {k} of {total} cases ({k / total:.4f})")
+    for f in s["failures"][:5]:
         print(f"  salt {f['salt']}: {f['id']}: {f['message']}")
     print(f"chance-based assertions per run: {s['chance_based_assertions_per_run']} "
           f"{s['chance_based_by_check']}; {s['chance_based_above_1e-30']} of them with a false-alarm "
           "probability above 1e-30")
     print(f"computed whole-run false-alarm bound: {s['whole_run_bound']:.3g} "
           f"(alpha {s['alpha_per_assertion']:g} per assertion; target {s['whole_run_target']:g})")
-    print(f"what {s['salts']} clean reruns alone show: per-run false alarm <= "
+    print(f"{s['failed_runs']} failed runs in {s['salts']}: per-run failure rate <= "
           f"{s['rerun_upper_bound_95']:.3g} (95% one-sided)")
     u = s["p_values_all"]
     if u:
@@ -135,7 +144,7 @@ def report(s: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--framework", default="reference")
+    ap.add_argument("--framework", default="reference", help="framework name or PATH.py:NAME adapter")
     ap.add_argument("--salts", type=int, default=200)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--spec", action="append", default=[], help="glob over spec ids (default: all)")

@@ -124,3 +124,16 @@ def test_a_raising_adapter_fails_the_case_naming_the_exception() -> None:
     spec = next(s for s in load_all()[0] if s.id == "dropout2d-eval-identity")
     record = run_case(expand(spec, target)[0], "s")
     assert record["status"] == "fail" and "MemoryError" in record["message"]
+
+
+def test_calls_independence_scans_lags() -> None:
+    """A stream reused at an offset passes the aligned pairs but fails the lag scan; the reference passes."""
+    from conformance.targets import load_adapter
+    spec = next(s for s in load_all()[0] if s.id == "dropout2d-independence")
+    for ref, status in (("tests/broken/offset_stream.py:adapter", "fail"), ("reference", "pass")):
+        target = targets_for(load_adapter(ref), ref)[0]
+        for case in [c for c in expand(spec, target) if c.params["axis"] == "calls"]:
+            record = run_case(case, "lags")
+            assert record["status"] == status, record["message"]
+            if status == "fail":
+                assert record["p_value"] > stats.ALPHA and record["observed"]["lag_p_bound"] <= stats.ALPHA
