@@ -129,8 +129,9 @@ def test_a_raising_adapter_fails_the_case_naming_the_exception() -> None:
 def test_calls_independence_scans_lags() -> None:
     """A stream reused at an offset passes the aligned pairs but fails the lag scan; the reference passes."""
     from conformance.targets import load_adapter
+    from conftest import REPO
     spec = next(s for s in load_all()[0] if s.id == "dropout2d-independence")
-    for ref, status in (("tests/broken/offset_stream.py:adapter", "fail"), ("reference", "pass")):
+    for ref, status in ((f"{REPO}/tests/broken/offset_stream.py:adapter", "fail"), ("reference", "pass")):
         target = targets_for(load_adapter(ref), ref)[0]
         for case in [c for c in expand(spec, target) if c.params["axis"] == "calls"]:
             record = run_case(case, "lags")
