@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # tests import the engine and adapters from any working directory
+    sys.path.insert(0, str(REPO))
 
 try:  # property tests: no per-example deadline (CI machines stall), reproducible database off
     from hypothesis import settings
