@@ -201,7 +201,8 @@ def parse_specs(text: str, file: str) -> tuple[list[Spec], list[SpecError]]:
             kind = type(item).__name__
             errors.append(SpecError(file, f"#{index}", "<root>", f"a spec must be a mapping, got {kind}"))
             continue
-        spec_id = item.get("id") if isinstance(item.get("id"), str) else f"#{index}"
+        raw_id = item.get("id")
+        spec_id = raw_id if isinstance(raw_id, str) and raw_id.strip() else f"#{index}"  # '' names nothing
         try:
             specs.append(Spec.model_validate(item))
         except ValidationError as exc:

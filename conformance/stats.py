@@ -86,6 +86,40 @@ def fisher_pairs(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:
     return float(stats.fisher_exact(table).pvalue), table
 
 
+def _bernstein_two_sided(t: np.ndarray, draws: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Bound on P(|X - E X| >= t) for a hypergeometric count X of `draws` draws from a population
+    with success share `share`: Bernstein's inequality, valid without replacement by Hoeffding (1963, Thm 4)."""
+    var = draws * share * (1 - share)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = 2 * np.exp(-t * t / (2 * (var + t / 3)))
+    return np.where(t > 0, np.minimum(bound, 1.0), 1.0)
+
+
+def lag_scan(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[float, int]:
+    """Smallest p-value bound over lags 1..max_lag in both directions between two decision sequences.
+
+    Catches a stream reused at an offset (b[j] == a[j + lag]), which position-aligned pairs miss.
+    At each lag the overlapping pairs are i.i.d. under independence, so their 1-1 count is
+    hypergeometric given the margins; counts for all lags come from one FFT cross-correlation.
+    Returns (bound, lag); lag > 0 pairs a[j + lag] with b[j], lag < 0 pairs a[j] with b[j - lag].
+    """
+    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    n, lags = a.size, np.arange(1, max_lag + 1)
+    size = 1 << (2 * n - 1).bit_length()
+    cross = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
+    ca, cb = np.concatenate([[0.0], np.cumsum(a)]), np.concatenate([[0.0], np.cumsum(b)])
+    pairs = n - lags
+    best, best_lag = 1.0, 0
+    for sign, both, ka, kb in ((1, cross[lags], ca[n] - ca[lags], cb[n - lags]),
+                               (-1, cross[size - lags], ca[n - lags], cb[n] - cb[lags])):
+        t = np.abs(np.rint(both) - ka * kb / pairs)
+        bound = np.minimum(_bernstein_two_sided(t, kb, ka / pairs), _bernstein_two_sided(t, ka, kb / pairs))
+        i = int(np.argmin(bound))
+        if bound[i] < best:
+            best, best_lag = float(bound[i]), sign * int(lags[i])
+    return best, best_lag
+
+
 def detectable_correlation(n_pairs: int, alpha: float = ALPHA, target: float = POWER) -> float:
     """Approximate smallest |phi| between paired decisions caught with the target power."""
     z = stats.norm.isf(alpha / 2) + stats.norm.isf(1 - target)

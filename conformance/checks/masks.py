@@ -97,7 +97,10 @@ def drop_rate(ctx: CheckContext) -> Verdict:
 
 @check("independence", false_alarm=lambda params: stats.ALPHA)
 def independence(ctx: CheckContext) -> Verdict:
-    """Drop decisions are independent across batch samples, channels, or successive calls (Fisher exact)."""
+    """Drop decisions are independent across batch samples, channels, or successive calls (Fisher exact).
+
+    Successive calls are also scanned over lags, so a random stream reused at an offset is caught.
+    """
     p, axis = ctx.params["p"], ctx.params["axis"]
     pairs = ctx.params.get("pairs", 2**17)
     session = ctx.session()
@@ -119,9 +122,18 @@ def independence(ctx: CheckContext) -> Verdict:
     n = int(a.size)
     agree = float((a == b).mean())
     expected_agree = p * p + (1 - p) * (1 - p)
-    return Verdict(p_value > stats.ALPHA, {"agreement": round(agree, 6), "table": table.tolist()},
-                   f"paired decisions across {axis} agree {agree:.4f} (independent: {expected_agree:.4f}), "
-                   f"Fisher p-value {p_value:.3g}",
+    observed = {"agreement": round(agree, 6), "table": table.tolist()}
+    message = (f"paired decisions across {axis} agree {agree:.4f} (independent: {expected_agree:.4f}), "
+               f"Fisher p-value {p_value:.3g}")
+    conforms = p_value > stats.ALPHA
+    if axis == "calls":  # alpha split: aligned pairs and a Bonferroni scan over lags, ALPHA / 2 each
+        max_lag = a.size // 2
+        bound, lag = stats.lag_scan(a, b, max_lag)
+        adjusted = min(1.0, bound * 2 * max_lag)
+        conforms = p_value > stats.ALPHA / 2 and adjusted > stats.ALPHA / 2
+        observed.update(worst_lag=lag, lag_p_bound=adjusted)
+        message += f"; lag scan over +-{max_lag}: worst lag {lag}, adjusted p-value bound {adjusted:.3g}"
+    return Verdict(conforms, observed, message,
                    p_value=p_value, n=n, min_detectable=stats.detectable_correlation(n))
 
 

@@ -1,0 +1,169 @@
+"""Wall time of a full run per framework, split into startup, framework calls, statistics and engine.
+
+    python scripts/benchmark.py [--framework torch ...] [--salt bench] [--no-cli]
+
+For each framework (default: every one whose adapter imports here):
+  startup     a fresh interpreter importing the engine and building the adapter (framework import)
+  run         every case of every spec in process (conformance.runner.run_case), after startup:
+    framework   time inside Session.call (the adapter and the framework itself)
+    statistics  time inside conformance.stats (exact tests, power and sample-size computations)
+    engine      the rest: inputs, layout mapping, observations, checks, result records
+  cli         `python -m conformance run` end to end (probe and pytest subprocesses included)
+Target (the issue): a whole torch run under 20 s after imports on 2 cores. Figures, not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from conformance import stats  # noqa: E402
+from conformance.api import Adapter, Session  # noqa: E402
+from conformance.runner import expand, run_case  # noqa: E402
+from conformance.spec import load_all  # noqa: E402
+from conformance.targets import Unavailable, known_frameworks, load_adapter, targets_for  # noqa: E402
+
+STATS_FUNCTIONS = ("binom_p_value", "fisher_pairs", "min_detectable", "required_decisions",
+                   "detectable_correlation", "all_equal_probability")
+TARGET_SECONDS = 20.0
+
+
+class Clock:
+    """Accumulates seconds per bucket; `wrap` times a callable into a bucket."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def wrap(self, bucket: str, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[bucket] += time.perf_counter() - started
+        return timed
+
+
+class TimedSession(Session):
+    def __init__(self, inner: Session, clock: Clock):
+        self.inner, self.clock = inner, clock
+
+    def call(self, call):
+        return self.clock.wrap("framework", self.inner.call)(call)
+
+
+def instrument(adapter: Adapter, clock: Clock) -> None:
+    """Time framework calls (opening a session counts: it may seed the framework) and statistics."""
+    open_session = clock.wrap("framework", adapter.open)
+    adapter.open = lambda *a, **k: TimedSession(open_session(*a, **k), clock)  # type: ignore[method-assign]
+    for name in STATS_FUNCTIONS:
+        setattr(stats, name, clock.wrap("statistics", getattr(stats, name)))
+
+
+def startup_seconds(framework: str) -> float:
+    code = ("import time; t = time.perf_counter(); from conformance.targets import load_adapter; "
+            f"load_adapter({framework!r}).version(); print(time.perf_counter() - t)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def run_target(target: Any, specs: list, salt: str, clock: Clock) -> dict[str, Any]:
+    """Every case on one target; seconds split into framework, statistics and engine."""
+    before = dict(clock.seconds)
+    by_check: dict[str, float] = defaultdict(float)
+    statuses: dict[str, int] = defaultdict(int)
+    started = time.perf_counter()
+    for spec in specs:
+        for case in expand(spec, target):
+            t0 = time.perf_counter()
+            statuses[run_case(case, salt)["status"]] += 1
+            by_check[spec.check] += time.perf_counter() - t0
+    total = time.perf_counter() - started
+    spent = {k: clock.seconds[k] - before.get(k, 0.0) for k in ("framework", "statistics")}
+    return {"label": target.label, "run": total, **spent,
+            "engine": total - spent["framework"] - spent["statistics"], "cases": sum(statuses.values()),
+            "statuses": dict(statuses), "by_check": dict(sorted(by_check.items(), key=lambda kv: -kv[1]))}
+
+
+def run_in_process(framework: str, salt: str) -> list[dict[str, Any]]:
+    """Time every target; stats functions are restored afterwards so frameworks do not compound."""
+    saved = {name: getattr(stats, name) for name in STATS_FUNCTIONS}
+    logging.getLogger("torch").setLevel(logging.ERROR)  # dynamo's recompile warnings drown the figures
+    stats.required_decisions.cache_clear()  # each framework pays for its own sample-size computations
+    stats._rejection_bounds.cache_clear()
+    clock = Clock()
+    try:
+        adapter = load_adapter(framework)
+        instrument(adapter, clock)
+        specs, _ = load_all()
+        return [run_target(t, specs, salt, clock) for t in targets_for(adapter, framework)]
+    finally:
+        for name, fn in saved.items():
+            setattr(stats, name, fn)
+
+
+def cli_seconds(framework: str, salt: str) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "conformance", "run", "--framework", framework,
+                               "--salt", salt, "--out", out], cwd=REPO, capture_output=True, text=True, check=False)
+        return time.perf_counter() - started, proc.returncode
+
+
+def available(frameworks: list[str]) -> list[str]:
+    found = []
+    for name in frameworks:
+        try:
+            load_adapter(name)
+            found.append(name)
+        except Unavailable as exc:
+            print(f"{name}: skipped ({exc})")
+        except Exception as exc:  # noqa: BLE001 - an adapter not written yet, or broken
+            print(f"{name}: skipped ({type(exc).__name__}: {exc})")
+    return found
+
+
+def report(name: str, startup: float, runs: list[dict[str, Any]], cli: tuple[float, int] | None) -> None:
+    total = sum(r["run"] for r in runs)
+    verdict = "within" if total < TARGET_SECONDS else "OVER"
+    print(f"\n{name}: startup (imports, adapter) {startup:.2f} s; all targets after imports {total:.2f} s "
+          f"({verdict} the {TARGET_SECONDS:g} s target)")
+    for r in runs:
+        print(f"  {r['label']}: {r['cases']} cases {r['statuses']}")
+        print(f"    run after imports          {r['run']:7.2f} s")
+        for part in ("framework", "statistics", "engine"):
+            print(f"      {part:24} {r[part]:7.2f} s   {100 * r[part] / r['run']:5.1f}%")
+        print("    slowest checks: " + ", ".join(f"{k} {v:.2f} s" for k, v in list(r["by_check"].items())[:4]))
+    if cli is not None:
+        print(f"  CLI end to end, all targets  {cli[0]:7.2f} s   (exit {cli[1]})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--framework", action="append", default=[])
+    ap.add_argument("--salt", default="bench")
+    ap.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI timing")
+    args = ap.parse_args(argv)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
+    for name in available(args.framework or list(known_frameworks())):
+        startup = startup_seconds(name)
+        result = run_in_process(name, args.salt)
+        report(name, startup, result, None if args.no_cli else cli_seconds(name, args.salt))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

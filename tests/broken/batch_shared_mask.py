@@ -1,0 +1,30 @@
+"""Broken: one channel mask shared by every sample of the batch (mask shape (1, C, 1, 1)).
+
+A tempting "optimisation" that makes the samples' decisions perfectly dependent.
+Breaks: independence (across the batch), and the mask no longer varies along N.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from conformance.function_adapter import function_adapter
+
+
+def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    if x.ndim < 2:
+        raise ValueError("need (N, C, *spatial) input")
+    if not np.issubdtype(x.dtype, np.floating) and x.dtype.name != "bfloat16":
+        raise TypeError("need a floating input")
+    if not training:
+        return x
+    if p == 1.0:
+        return np.zeros_like(x)
+    keep = np.random.default_rng(seed).random((1, x.shape[1])) >= p  # BUG: should be (N, C)
+    keep = keep.reshape((1, x.shape[1]) + (1,) * (x.ndim - 2))
+    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
+    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+
+
+adapter = function_adapter(dropout2d, name="broken-batch-shared-mask")

@@ -1,0 +1,38 @@
+"""Broken: every call reads the same random stream, starting at an offset taken from the seed.
+
+Like a counter-based generator whose offset advances by one position per call instead of by the
+number of values consumed: the masks of two calls are the same sequence shifted by a lag, so
+call 2's decision j equals call 1's decision j + d. Position-aligned comparisons see independent
+pairs; only a scan over lags catches it.
+Breaks: independence (across calls, at a lag).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from conformance.function_adapter import function_adapter
+
+_STREAM_SEED = 20240601
+_MAX_OFFSET = 1 << 12
+
+
+def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    if x.ndim < 2:
+        raise ValueError("need (N, C, *spatial) input")
+    if not np.issubdtype(x.dtype, np.floating) and x.dtype.name != "bfloat16":
+        raise TypeError("need a floating input")
+    if not training:
+        return x
+    if p == 1.0:
+        return np.zeros_like(x)
+    offset = seed % _MAX_OFFSET  # BUG: one shared stream, the seed only picks where to start
+    n = x.shape[0] * x.shape[1]
+    u = np.random.default_rng(_STREAM_SEED).random(offset + n)[offset:]
+    keep = (u >= p).reshape(x.shape[:2] + (1,) * (x.ndim - 2))
+    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
+    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+
+
+adapter = function_adapter(dropout2d, name="broken-offset-stream")

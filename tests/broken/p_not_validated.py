@@ -1,0 +1,28 @@
+"""Broken: accepts any p; p < 0 keeps everything and scales down, p > 1 gives zeros (like Flax).
+
+Breaks: p-validation (p outside [0, 1] must raise ValueError).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from conformance.function_adapter import function_adapter
+
+
+def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
+    # BUG: no check that 0 <= p <= 1
+    if x.ndim < 2:
+        raise ValueError("need (N, C, *spatial) input")
+    if not np.issubdtype(x.dtype, np.floating) and x.dtype.name != "bfloat16":
+        raise TypeError("need a floating input")
+    if not training:
+        return x
+    if p >= 1.0:
+        return np.zeros_like(x)
+    keep = np.random.default_rng(seed).random(x.shape[:2]) >= p
+    keep = keep.reshape(x.shape[:2] + (1,) * (x.ndim - 2))
+    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
+    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+
+
+adapter = function_adapter(dropout2d, name="broken-p-not-validated")

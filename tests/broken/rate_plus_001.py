@@ -1,0 +1,31 @@
+"""Broken: drops at rate p + 0.01 (a stray safety margin in the threshold).
+
+The edges p = 0 and p = 1 are short-cut and stay exact, so only a drop-rate test with enough
+power sees it: the suite sizes that test to catch an error of 0.01 with power 0.999.
+Breaks: drop-rate only.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from conformance.function_adapter import function_adapter
+
+
+def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    if x.ndim < 2:
+        raise ValueError("need (N, C, *spatial) input")
+    if not np.issubdtype(x.dtype, np.floating) and x.dtype.name != "bfloat16":
+        raise TypeError("need a floating input")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return np.zeros_like(x)
+    u = np.random.default_rng(seed).random(x.shape[:2])
+    keep = (u >= p + 0.01).reshape(x.shape[:2] + (1,) * (x.ndim - 2))  # BUG: margin of 0.01
+    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
+    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+
+
+adapter = function_adapter(dropout2d, name="broken-rate-plus-001")

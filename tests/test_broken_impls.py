@@ -1,0 +1,124 @@
+"""The suite must fail every deliberately broken implementation, for the behaviour its bug breaks.
+
+Each broken module in tests/broken/ runs through the real CLI, as a third party would run
+their own adapter. For each we assert: exit code 1; results.json records a "fail" for the
+behaviour the bug breaks (and, where it matters for power, for a named case); the CLI summary
+names that behaviour; and nothing outside the bug's declared reach fails or errors, so the
+failures are specific. The reference and a correct third-party copy of it must pass.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+
+import pytest
+from conftest import CliRun
+
+SALT = "fixed"
+OK = {"pass", "expected-divergence", "skipped"}
+
+
+@dataclass(frozen=True)
+class Breaks:
+    behavior: str  # the behaviour the bug breaks: must have a "fail" result
+    must_fail: str = "*"  # glob over result ids: at least one failing result matches
+    also: frozenset[str] = field(default_factory=frozenset)  # side effects allowed to fail too
+
+
+def breaks(behavior: str, must_fail: str = "*", also: tuple[str, ...] = ()) -> Breaks:
+    return Breaks(behavior, must_fail, frozenset(also))
+
+
+# Side effects, where listed, follow from the bug (e.g. a mask shared across the batch also no
+# longer varies along N, which the input-rank and layout specs see). Masks with fewer decisions
+# can keep nothing at p = 0.999, which the scaling check reports as a failure.
+BROKEN = {
+    "keep_with_p": breaks("drop-rate", "*drop-rate*p0.1]", ("p-edges",)),
+    # The drop-rate test is sized to catch a 0.01 error with power 0.999; p = 0.5 needs the most data.
+    "rate_plus_001": breaks("drop-rate", "*drop-rate*p0.5]", ("scaling",)),
+    "scale_inverse_p": breaks("scaling", "*scaling*p0.1-float32]"),
+    "no_scaling": breaks("scaling", "*scaling*p0.5-float32]"),
+    "elementwise": breaks("channel-granularity", also=("drop-rate", "input-rank", "layout", "non-finite")),
+    "batch_shared_mask": breaks("independence", "*independence*batch*",
+                                ("drop-rate", "input-rank", "layout", "scaling")),
+    "channel_shared_mask": breaks("independence", "*independence*channel*",
+                                  ("drop-rate", "input-rank", "layout", "scaling")),
+    "mask_reused": breaks("independence", "*independence*calls*", ("seeding",)),
+    "active_in_eval": breaks("eval-identity"),
+    "p_not_validated": breaks("p-validation"),
+    "multiplicative_mask": breaks("p-edges", "*p-one*", ("non-finite",)),
+    "global_rng": breaks("seeding"),
+    "half_output": breaks("dtype", "*dtype-float*float32*", ("scaling",)),
+    "drops_along_h": breaks("channel-granularity", also=("drop-rate", "independence", "input-rank",
+                                                         "layout", "non-finite", "scaling")),
+    "inplace_ignored": breaks("inplace"),
+    # Successive calls read one stream at seed-dependent offsets: position-aligned pairs look
+    # independent; the lag scan of the calls independence check catches it.
+    "offset_stream": breaks("independence", "*independence*calls*"),
+}
+
+
+def run_adapter(cli, module: str) -> CliRun:
+    return cli("--adapter", f"tests/broken/{module}.py:adapter", "--salt", SALT)
+
+
+def summary_row(stdout: str, behavior: str) -> str:
+    """The line of the CLI's per-behaviour table for `behavior` ('' if absent)."""
+    match = re.search(rf"^{re.escape(behavior)}\s+.*$", stdout, flags=re.MULTILINE)
+    return match.group(0) if match else ""
+
+
+def assert_caught(run: CliRun, expected: Breaks) -> None:
+    assert run.returncode == 1, f"exit {run.returncode}, expected 1\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
+    bad = [r for r in run.results if r["status"] not in OK]
+    failed = [r for r in bad if r["behavior"] == expected.behavior and r["status"] == "fail"]
+    assert failed, f"no 'fail' for {expected.behavior}; unexpected outcomes: {[r['id'] for r in bad]}"
+    assert any(fnmatch.fnmatchcase(r["id"], expected.must_fail) for r in failed), \
+        f"no failing {expected.behavior} result matches {expected.must_fail}: {[r['id'] for r in failed]}"
+    assert re.search(r"\b\d+F\b", summary_row(run.stdout, expected.behavior)), \
+        f"the CLI summary does not report failures for {expected.behavior}:\n{run.stdout}"
+    assert failed[0]["id"] in run.stdout, "the CLI does not list the failing test"
+    allowed = {expected.behavior} | expected.also
+    stray = sorted({f"{r['behavior']}:{r['status']}" for r in bad
+                    if r["behavior"] not in allowed or r["status"] == "error"})
+    assert not stray, f"outcomes outside the bug's reach: {stray}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", sorted(BROKEN))
+def test_broken_implementation_is_caught(cli, module: str) -> None:
+    assert_caught(run_adapter(cli, module), BROKEN[module])
+
+
+def assert_clean(run: CliRun) -> None:
+    assert run.returncode == 0, f"exit {run.returncode}\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
+    statuses = {r["status"] for r in run.results}
+    assert statuses <= OK, f"unexpected statuses {statuses - OK}"
+    assert "gate: PASS" in run.stdout
+
+
+@pytest.mark.slow
+def test_reference_passes(cli) -> None:
+    run = cli("--framework", "reference", "--salt", SALT)
+    assert_clean(run)
+    assert sum(r["status"] == "pass" for r in run.results) > 50
+
+
+@pytest.mark.slow
+def test_correct_third_party_copy_is_held_to_reference_expectations(cli) -> None:
+    """A function adapter with no expectations of its own inherits the reference's divergences."""
+    run = cli("--adapter", "tests/broken/control_reference_copy.py:adapter", "--salt", SALT)
+    assert_clean(run)
+    diverged = {r["spec"] for r in run.results if r["status"] == "expected-divergence"}
+    assert {"dropout2d-3d-unbatched", "dropout2d-rank1", "dropout2d-rank2", "dropout2d-rank5",
+            "dropout2d-layout-nhwc"} <= diverged
+    assert all(r["framework"] == "thirdparty-copy" for r in run.results)
+
+
+def test_every_broken_module_is_listed() -> None:
+    """A new module in tests/broken/ must get an entry here (or it would silently go untested)."""
+    from conftest import REPO
+    modules = {p.stem for p in (REPO / "tests" / "broken").glob("*.py")} - {"__init__", "control_reference_copy"}
+    assert modules == set(BROKEN)
+    assert len(BROKEN) >= 10

@@ -1,0 +1,158 @@
+"""conformance.stats against independent computations and the figures of statistics.md."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats as sp
+
+from conformance import stats
+
+ALPHA, DELTA, POWER = stats.ALPHA, stats.DELTA, stats.POWER
+
+
+def exact_power(n: int, p0: float, p1: float, alpha: float = ALPHA) -> float:
+    """Power of 'reject when binom_p_value <= alpha', summed over all k, independently of stats.power."""
+    k = np.arange(n + 1)
+    p_values = np.minimum(1.0, 2.0 * np.minimum(sp.binom.cdf(k, n, p0), sp.binom.sf(k - 1, n, p0)))
+    return float(sp.binom.pmf(k, n, p1)[p_values <= alpha].sum())
+
+
+# statistics.md: "to detect |p_true - p| = 0.01 needs 79,140 decisions at p=0.1 or 0.9 and 211,733 at p=0.5"
+@pytest.mark.parametrize("p0, published", [(0.1, 79_140), (0.9, 79_140), (0.5, 211_733)])
+def test_required_decisions_matches_published_figures(p0: float, published: int) -> None:
+    assert stats.required_decisions(p0) == pytest.approx(published, rel=0.01)
+
+
+@pytest.mark.parametrize("p0, n", [(0.1, 79_140), (0.9, 79_140), (0.5, 211_733)])
+def test_published_sample_sizes_reach_the_power_target(p0: float, n: int) -> None:
+    assert min(exact_power(n, p0, p0 - DELTA), exact_power(n, p0, p0 + DELTA)) >= POWER - 2e-4
+
+
+@pytest.mark.parametrize("p0", [0.1, 0.25, 1 / 3, 0.5, 0.75, 0.9, 0.999])
+def test_required_decisions_reach_the_power_target_exactly(p0: float) -> None:
+    n = stats.required_decisions(p0)
+    powers = [exact_power(n, p0, p1) for p1 in (p0 - DELTA, p0 + DELTA) if 0 <= p1 <= 1]
+    assert min(powers) >= POWER
+    assert stats.power(n, p0, DELTA) == pytest.approx(min(powers), abs=1e-9)
+
+
+@pytest.mark.parametrize("p0", [0.1, 0.5, 0.9])
+def test_required_decisions_is_not_wasteful(p0: float) -> None:
+    """1% fewer decisions than required fall short of the target: n is (near) the smallest."""
+    n = stats.required_decisions(p0)
+    assert stats.power(int(n / 1.01), p0, DELTA) < POWER
+
+
+def test_drop_rate_spec_uses_at_least_the_required_sample() -> None:
+    """specs/dropout2d/drop-rate.yaml asks for 2^18 decisions: above what power 0.999 needs at every p."""
+    worst = max(stats.required_decisions(p) for p in (0.0009765625, 0.1, 0.25, 1 / 3, 0.5, 0.75, 0.9, 0.999))
+    assert worst <= 2**18
+
+
+@pytest.mark.parametrize("k, n, p0", [(0, 10, 0.5), (3, 10, 0.5), (10, 10, 0.5), (7, 100, 0.1),
+                                      (15, 100, 0.1), (500, 1000, 0.5), (530, 1000, 0.5), (1, 5000, 0.001)])
+def test_binom_p_value_is_twice_the_smaller_tail(k: int, n: int, p0: float) -> None:
+    less = sp.binomtest(k, n, p0, alternative="less").pvalue
+    greater = sp.binomtest(k, n, p0, alternative="greater").pvalue
+    assert stats.binom_p_value(k, n, p0) == pytest.approx(min(1.0, 2 * min(less, greater)), rel=1e-9)
+
+
+def test_binom_p_value_sanity() -> None:
+    assert stats.binom_p_value(50_000, 100_000, 0.5) == 1.0
+    assert stats.binom_p_value(51_000, 100_000, 0.5) < 1e-9  # 6.3 sigma off
+    assert stats.binom_p_value(40, 100, 0.5) == pytest.approx(stats.binom_p_value(60, 100, 0.5))
+    assert stats.binom_p_value(0, 100, 0.0) == 1.0 and stats.binom_p_value(1, 100, 0.0) == 0.0
+    assert stats.binom_p_value(100, 100, 1.0) == 1.0 and stats.binom_p_value(99, 100, 1.0) == 0.0
+
+
+@pytest.mark.parametrize("n, p0", [(200, 0.5), (500, 0.1), (1000, 0.9), (50, 0.3)])
+@pytest.mark.parametrize("alpha", [1e-2, 1e-4, 1e-6])
+def test_binom_test_never_exceeds_its_level(n: int, p0: float, alpha: float) -> None:
+    """Exact size under the null: P(p-value <= alpha) <= alpha (the test is conservative)."""
+    k = np.arange(n + 1)
+    p_values = np.array([stats.binom_p_value(int(i), n, p0) for i in k])
+    assert sp.binom.pmf(k, n, p0)[p_values <= alpha].sum() <= alpha
+
+
+def test_fisher_pairs_independent_vs_identical() -> None:
+    rng = np.random.default_rng(12345)
+    a, b = rng.random(2**17) < 0.3, rng.random(2**17) < 0.3
+    p_indep, table = stats.fisher_pairs(a, b)
+    assert p_indep > 1e-3 and table.sum() == 2**17
+    assert stats.fisher_pairs(a, a.copy())[0] < 1e-300
+    assert stats.fisher_pairs(a, ~a)[0] < 1e-300
+
+
+def test_fisher_pairs_ignores_a_wrong_rate_and_constant_margins() -> None:
+    """Fisher conditions on the margins: a wrong drop rate is not mistaken for dependence."""
+    rng = np.random.default_rng(7)
+    assert stats.fisher_pairs(rng.random(10**5) < 0.6, rng.random(10**5) < 0.1)[0] > 1e-3
+    assert stats.fisher_pairs(np.ones(100, bool), rng.random(100) < 0.5)[0] == 1.0
+
+
+def test_fisher_pairs_catches_weak_dependence_at_suite_size() -> None:
+    """At 2^17 pairs a correlation of 0.05 (5% of pairs copied) is far beyond alpha."""
+    rng = np.random.default_rng(3)
+    a = rng.random(2**17) < 0.5
+    b = np.where(rng.random(2**17) < 0.05, a, rng.random(2**17) < 0.5)
+    assert stats.fisher_pairs(a, b)[0] < ALPHA
+    assert stats.detectable_correlation(2**17) < 0.05
+
+
+@pytest.mark.parametrize("p0", [0.0, 0.0009765625, 0.1, 0.5, 0.9, 1.0])
+def test_min_detectable_shrinks_with_n(p0: float) -> None:
+    sizes = [10**3, 10**4, 10**5, 10**6, 10**7]
+    detectable = [stats.min_detectable(n, p0) for n in sizes]
+    assert all(a > b for a, b in itertools.pairwise(detectable)), detectable
+
+
+@pytest.mark.parametrize("p0", [0.1, 0.5, 0.9])
+def test_min_detectable_agrees_with_required_decisions(p0: float) -> None:
+    assert stats.min_detectable(stats.required_decisions(p0), p0) <= DELTA + 1e-6
+
+
+def test_all_equal_probability() -> None:
+    assert stats.all_equal_probability(0.5, 2) == 0.25
+    assert stats.all_equal_probability(0.5, 64) == pytest.approx(2.0**-64)
+    assert stats.all_equal_probability(0.0, 10**6) == 1.0
+
+
+
+def test_lag_scan_finds_a_reused_stream_at_its_lag() -> None:
+    rng = np.random.default_rng(11)
+    stream = rng.random(2**15 + 600) < 0.3
+    n = 2**15
+    assert stats.lag_scan(stream[37:n + 37], stream[:n], n // 2) == (0.0, -37)
+    assert stats.lag_scan(stream[:n], stream[500:n + 500], n // 2) == (0.0, 500)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.75])
+def test_lag_scan_accepts_independent_sequences(p: float) -> None:
+    rng = np.random.default_rng(5)
+    n = 2**17
+    bound, _ = stats.lag_scan(rng.random(n) < p, rng.random(n) < p, n // 2)
+    assert bound * n > ALPHA  # the check's Bonferroni-adjusted bound stays far above its alpha
+
+
+def test_lag_scan_catches_weak_lagged_dependence() -> None:
+    """5% of call 2's decisions copied from call 1 at lag 3 (r = 0.05): caught at the check's level."""
+    rng = np.random.default_rng(9)
+    n = 2**17
+    a = rng.random(n + 3) < 0.5
+    b = np.where(rng.random(n) < 0.05, a[3:], rng.random(n) < 0.5)
+    bound, lag = stats.lag_scan(a[:n], b, n // 2)
+    assert lag == 3 and bound * n < ALPHA / 2
+
+
+@pytest.mark.parametrize("pairs, ka, kb", [(200, 20, 30), (500, 250, 250), (1000, 900, 100), (64, 5, 60)])
+def test_lag_scan_bound_dominates_the_exact_hypergeometric_tail(pairs: int, ka: int, kb: int) -> None:
+    """The Bernstein bound is never below the exact two-sided tail it stands for (so it is valid)."""
+    k = np.arange(max(0, ka + kb - pairs), min(ka, kb) + 1)
+    mean = ka * kb / pairs
+    t = np.abs(k - mean)
+    pmf = sp.hypergeom.pmf(k, pairs, ka, kb)
+    exact = np.array([pmf[t >= ti - 1e-9].sum() for ti in t])  # P(|X - E X| >= t), summed exactly
+    bound = stats._bernstein_two_sided(t, np.full(k.size, kb), np.full(k.size, ka / pairs))
+    assert np.all(bound >= np.minimum(exact, 1.0) - 1e-12)
