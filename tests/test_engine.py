@@ -87,7 +87,10 @@ def test_function_adapter_reports_identity_and_mutation() -> None:
 def test_function_adapters_inherit_the_reference_expectations() -> None:
     specs = {s.id: s for s in load_all()[0]}
     rank1 = specs["dropout2d-rank1"]
-    inherited = rank1.expectation("somebody", "reference", "cpu", "eager", "1.0", {})
+    # rank 1 is left open by the frameworks' docs: recorded, not judged, unless the adapter is strict
+    assert rank1.contract == "informational"
+    assert rank1.expectation("somebody", "reference", "cpu", "eager", "1.0", {}).outcome == "informational"
+    inherited = rank1.expectation("somebody", "reference", "cpu", "eager", "1.0", {}, strict=True)
     assert inherited.outcome == "diverges" and inherited.observed == {"error": "ValueError"}
     assert rank1.expectation("somebody", None, "cpu", "eager", "1.0", {}).outcome == "conforms"
     assert function_adapter(reference_dropout2d).expectations_from == "reference"
@@ -108,7 +111,7 @@ def test_whole_run_false_alarm_bound_meets_the_target() -> None:
 
 
 def test_a_case_replays_exactly_from_its_salt() -> None:
-    case = next(c for c in reference_cases() if c.spec.check == "drop-rate")
+    case = next(c for c in reference_cases() if c.spec.check == "drop-rate" and c.op == "dropout2d")
     first, second = run_case(case, "replay"), run_case(case, "replay")
     assert first == second and first["status"] == "pass"
     assert "--salt replay" in first["reproduce"] and case.test_id in first["reproduce"]
