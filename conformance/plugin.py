@@ -17,7 +17,7 @@ from . import __version__, stats
 from .runner import OK_STATUSES, STATUSES, Case, Target, expand, run_case
 from .expectations import ExpectationFileError, load_expectation_files
 from .seeding import run_salt
-from .spec import SPECS_DIR, SpecError, load_file, matches_pattern
+from .spec import SPECS_DIR, SpecError, load_all, load_file, matches_pattern
 from .targets import Unavailable, UsageError, load_adapter, targets_for
 
 RESULT_KEY = "conformance_result"
@@ -94,7 +94,7 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[state_key] = RunState(config)
     if not _is_worker(config):
-        config.pluginmanager.register(ResultWriter(config.stash[state_key]), "conformance-results")
+        config.pluginmanager.register(ResultWriter(config.stash[state_key], config), "conformance-results")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -185,24 +185,42 @@ class SpecErrorItem(pytest.Item):
 def pytest_collection_finish(session: pytest.Session) -> None:
     if _is_worker(session.config):
         return
-    st = session.config.stash[state_key]
-    cases = [item.case for item in session.items if isinstance(item, SpecItem)]
-    st.false_alarm = sum(case.false_alarm for case in cases)
-    st.write({"type": "plan", "salt": st.salt, "tests": [item.name for item in session.items],
-              "false_alarm": st.false_alarm, "targets": [t.record() for t in st.targets],
-              "unavailable": st.unavailable})
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if session.config.pluginmanager.hasplugin("dsession"):
+        return  # pytest-xdist controller: the workers collect; see ResultWriter
+    cases = {item.name: item.case.false_alarm for item in session.items if isinstance(item, SpecItem)}
+    _write_plan(session.config, [item.name for item in session.items], sum(cases.values()))
+
+
+def _write_plan(config: pytest.Config, names: list[str], false_alarm: float) -> None:
+    """The plan line: every test id this process will report, so a crash leaves no case unaccounted."""
+    st = config.stash[state_key]
+    st.false_alarm = false_alarm
+    st.write({"type": "plan", "salt": st.salt, "tests": names, "false_alarm": false_alarm,
+              "targets": [t.record() for t in st.targets], "unavailable": st.unavailable})
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(f"conformance: {len(cases)} cases; whole-run false-alarm bound "
-                            f"{st.false_alarm:.3g} (sum over cases; target <= {stats.RUN_BOUND_TARGET:g})")
+        reporter.write_line(f"conformance: {len(names)} cases; whole-run false-alarm bound "
+                            f"{false_alarm:.3g} (sum over cases; target <= {stats.RUN_BOUND_TARGET:g})")
 
 
 class ResultWriter:
     """Controller-side hooks: stream each result to the JSONL file and tally for the summary."""
 
-    def __init__(self, state: RunState):
-        self.state = state
+    def __init__(self, state: RunState, config: pytest.Config):
+        self.state, self.config = state, config
         self.tally: Counter = Counter()
+        self.planned = False
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
+        """Under pytest-xdist every worker collects the same items; plan once from the first."""
+        if self.planned:
+            return
+        self.planned = True
+        names = [nodeid.split("::", 1)[-1] for nodeid in ids]
+        by_id = {case.test_id: case.false_alarm for spec in load_all(self.state.specs_dir)[0]
+                 for target in self.state.targets for case in expand(spec, target)}
+        _write_plan(self.config, names, sum(by_id.get(name, 0.0) for name in names))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, record in report.user_properties:

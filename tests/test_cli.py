@@ -132,3 +132,20 @@ def test_missing_framework_is_skipped_with_install_command(tmp_path, monkeypatch
     monkeypatch.setitem(adapters.FRAMEWORKS, "ghost", ("adapters.ghost_missing", "pip install ghost"))
     with pytest.raises(Unavailable, match="pip install ghost"):
         load_adapter("ghost")
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_pytest_plugin_streams_a_plan_and_every_result(tmp_path, workers):
+    """`pytest -p conformance.plugin specs` directly, also under pytest-xdist: one plan line
+    naming every case, then one result line per case."""
+    pytest.importorskip("xdist")
+    jsonl = tmp_path / "r.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "conformance.plugin", "-p", "no:cacheprovider",
+                           "specs", "--framework", "reference", "--spec", "dropout2d-*", "--results-jsonl",
+                           str(jsonl), "-q", *workers], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    plans = [line for line in lines if line["type"] == "plan"]
+    results = [line for line in lines if line["type"] == "result"]
+    assert len(plans) == 1 and sorted(plans[0]["tests"]) == sorted(r["id"] for r in results)
+    assert len(results) == 101 and 0 < plans[0]["false_alarm"] < 1e-6
