@@ -1,0 +1,106 @@
+"""`python -m conformance diff OLD NEW`: every outcome that changed between two results files.
+
+Cases are matched by test id (spec[framework-device-mode-params]), so the diff compares two
+framework versions, two devices or two suite versions alike. Exit code 0 whatever changed: the
+diff informs, the gate is `run`'s exit code (a diff is also read between runs that both failed).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .model import load
+
+OK = ("pass", "expected-divergence", "skipped")
+CATEGORIES = (
+    ("new-failure", "New failures", "was as expected, now fails, errors or has a stale expectation"),
+    ("still-failing", "Still failing", "not as expected in either run, but the outcome changed"),
+    ("fixed", "Fixed", "was failing, now as expected"),
+    ("divergence-gone", "Divergences gone", "was an expected divergence, now passes"),
+    ("new-divergence", "New divergences", "passed before, now an expected divergence"),
+    ("other", "Other changes", "e.g. now skipped or no longer skipped"),
+    ("added", "New cases", "in the new run only"),
+    ("removed", "Removed cases", "in the old run only"),
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    category: str
+    id: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+    @property
+    def summary(self) -> str:
+        before = self.old["status"] if self.old else "-"
+        after = self.new["status"] if self.new else "-"
+        message = (self.new or self.old or {}).get("message") or ""
+        return f"{before} -> {after}: {message[:200]}"
+
+
+def categorize(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str | None:
+    if old is None:
+        return "added"
+    if new is None:
+        return "removed"
+    a, b = old["status"], new["status"]
+    if a == b:
+        return None
+    if a in OK and b not in OK:
+        return "new-failure"
+    if a not in OK and b not in OK:
+        return "still-failing"
+    if a not in OK:
+        return "fixed"
+    if a == "expected-divergence" and b == "pass":
+        return "divergence-gone"
+    if a == "pass" and b == "expected-divergence":
+        return "new-divergence"
+    return "other"
+
+
+def compare(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[Change]:
+    old = {r["id"]: r for r in old_doc["results"]}
+    new = {r["id"]: r for r in new_doc["results"]}
+    changes = []
+    for test_id in sorted(set(old) | set(new)):
+        category = categorize(old.get(test_id), new.get(test_id))
+        if category:
+            changes.append(Change(category, test_id, old.get(test_id), new.get(test_id)))
+    return changes
+
+
+def as_text(changes: list[Change], old_path: Path, new_path: Path) -> str:
+    lines = [f"diff {old_path} -> {new_path}: {len(changes)} outcome(s) changed"]
+    for key, title, what in CATEGORIES:
+        members = [c for c in changes if c.category == key]
+        if members:
+            lines.append(f"\n{title} ({len(members)}; {what}):")
+            lines += [f"  {c.id}\n      {c.summary}" for c in members]
+    return "\n".join(lines)
+
+
+def write_html(changes: list[Change], old_path: Path, new_path: Path, output: Path) -> None:
+    from .html import environment
+    template = environment().get_template("diff.html.j2")
+    groups = [(title, what, [c for c in changes if c.category == key]) for key, title, what in CATEGORIES]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(template.render(old=str(old_path), new=str(new_path), groups=groups,
+                                      total=len(changes)), encoding="utf-8")
+
+
+def diff_command(old_path: Path, new_path: Path, html_out: Path | None) -> int:
+    try:
+        (_, old_doc), (_, new_doc) = load([old_path, new_path])
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    changes = compare(old_doc, new_doc)
+    print(as_text(changes, old_path, new_path))
+    if html_out is not None:
+        write_html(changes, old_path, new_path, html_out)
+        print(f"html: {html_out}")
+    return 0

@@ -1,0 +1,65 @@
+"""JUnit XML for CI systems: one testsuite per execution target, one testcase per result.
+
+fail / error / stale-expectation become <failure> (the gate fails on them), skipped becomes
+<skipped>; an expected divergence passes and says why in <system-out>.
+"""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+FAILING = ("fail", "error", "stale-expectation")
+
+
+def _suite_name(record: dict[str, Any]) -> str:
+    parts = [record.get("framework"), record.get("device"), record.get("mode")]
+    return "-".join(p for p in parts if p) or "run"
+
+
+def _testcase(record: dict[str, Any]) -> ET.Element:
+    case = ET.Element("testcase", name=record["id"], classname=f"{record.get('behavior') or 'run'}."
+                      f"{record.get('spec') or 'run'}", time="0")
+    props = ET.SubElement(case, "properties")
+    for key in ("status", "seed", "p_value", "n", "min_detectable", "reproduce"):
+        if record.get(key) is not None:
+            ET.SubElement(props, "property", name=key, value=str(record[key]))
+    status, message = record["status"], record.get("message") or ""
+    if status in FAILING:
+        tag = "error" if status == "error" else "failure"
+        node = ET.SubElement(case, tag, message=f"{status}: {message[:500]}", type=status)
+        node.text = "\n".join([message, f"expected: {json.dumps(record.get('expected'))}",
+                               f"observed: {json.dumps(record.get('observed'), default=str)}",
+                               f"reproduce: {record.get('reproduce')}"])
+    elif status == "skipped":
+        ET.SubElement(case, "skipped", message=message[:500])
+    elif status == "expected-divergence":
+        ET.SubElement(case, "system-out").text = f"expected divergence: " \
+            f"{(record.get('expected') or {}).get('reason', '')}\n{message}"
+    return case
+
+
+def build(document: dict[str, Any]) -> ET.ElementTree:
+    suites = ET.Element("testsuites", name="dropout conformance")
+    by_suite: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in document["results"]:
+        by_suite[_suite_name(record)].append(record)
+    for name, records in sorted(by_suite.items()):
+        counts = {s: sum(r["status"] == s for r in records) for s in ("fail", "error", "stale-expectation", "skipped")}
+        suite = ET.SubElement(suites, "testsuite", name=name, tests=str(len(records)),
+                              failures=str(counts["fail"] + counts["stale-expectation"]),
+                              errors=str(counts["error"]), skipped=str(counts["skipped"]), time="0")
+        props = ET.SubElement(suite, "properties")
+        for key in ("salt", "alpha", "false_alarm_bound", "suite_version"):
+            ET.SubElement(props, "property", name=key, value=str(document["run"].get(key)))
+        suite.extend(_testcase(r) for r in records)
+    return ET.ElementTree(suites)
+
+
+def write_junit(document: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree = build(document)
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

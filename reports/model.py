@@ -1,0 +1,343 @@
+"""Merge any number of results.json documents into one report model.
+
+Only results documents are read here: the spec catalog inside each document carries every claim
+and source, so reports never open YAML specs nor import a framework.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+# Worst first: the order of the "needs attention" list, of cell summaries and of legends.
+STATUS_ORDER = ("fail", "error", "stale-expectation", "expected-divergence", "skipped", "pass")
+ATTENTION = ("fail", "error", "stale-expectation")
+SYMBOL = {"fail": "✗", "error": "⚠", "stale-expectation": "↻", "expected-divergence": "≠",
+          "skipped": "–", "pass": "✓"}
+LABEL = {"fail": "fail", "error": "error", "stale-expectation": "stale expectation",
+         "expected-divergence": "expected divergence", "skipped": "skipped", "pass": "pass"}
+RUN_GROUP = "(run level)"  # rows for results that belong to no spec (unavailable or crashed target)
+
+
+@dataclass
+class Run:
+    index: int
+    path: str
+    header: dict[str, Any]
+
+
+@dataclass
+class Column:
+    """One execution target: framework x version x device x mode (x run, when two runs collide)."""
+    id: str
+    key: tuple
+    framework: str
+    version: str | None
+    device: str | None
+    mode: str | None
+    run: int
+    target: dict[str, Any]
+    clash: bool = False  # same target also in another run: label says which run
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def unavailable(self) -> str | None:
+        return self.target.get("unavailable")
+
+    @property
+    def title(self) -> str:
+        return f"{self.framework} {self.version or ''}".strip()
+
+    @property
+    def subtitle(self) -> str:
+        if self.unavailable:
+            return "unavailable"
+        parts = [self.device or "?", self.mode or "?"]
+        return " · ".join(parts) + (f" · run {self.run + 1}" if self.clash else "")
+
+
+@dataclass
+class Case:
+    record: dict[str, Any]
+    column: Column
+    anchor: str = ""
+
+    @property
+    def status(self) -> str:
+        return self.record.get("status", "error")
+
+
+@dataclass
+class Cell:
+    id: str
+    row: "Row"
+    column: Column
+    cases: list[Case] = field(default_factory=list)
+
+    @property
+    def counts(self) -> list[tuple[str, int]]:
+        """Non-zero (status, count) pairs, worst first."""
+        tally = _tally(c.status for c in self.cases)
+        return [(s, tally[s]) for s in STATUS_ORDER if tally[s]]
+
+    @property
+    def worst(self) -> str | None:
+        return self.counts[0][0] if self.cases else None
+
+    @property
+    def statuses(self) -> str:
+        return " ".join(s for s, _ in self.counts) or "not-run"
+
+
+@dataclass
+class Row:
+    spec: str
+    title: str
+    behavior: str
+    claim: str
+    sources: list[dict[str, Any]]
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    def cases(self, framework: str | None = None) -> list[Case]:
+        return [c for cell in self.cells.values() for c in cell.cases
+                if framework is None or cell.column.framework == framework]
+
+    @property
+    def search_text(self) -> str:
+        words = [self.spec, self.title, self.behavior, self.claim]
+        words += [s.get("name", "") for s in self.sources]
+        words += [c.record.get("message") or "" for c in self.cases() if c.status != "pass"]
+        return " ".join(words).lower()
+
+
+@dataclass
+class Report:
+    runs: list[Run]
+    columns: list[Column]
+    groups: list[tuple[str, list[Row]]]
+    totals: dict[str, int]
+
+    @property
+    def rows(self) -> list[Row]:
+        return [row for _, rows in self.groups for row in rows]
+
+    @property
+    def cases(self) -> list[Case]:
+        return [c for row in self.rows for c in row.cases()]
+
+    @property
+    def attention(self) -> list[Case]:
+        bad = [c for c in self.cases if c.status in ATTENTION]
+        return sorted(bad, key=lambda c: (ATTENTION.index(c.status), c.record.get("id", "")))
+
+    @property
+    def frameworks(self) -> list[str]:
+        return sorted({c.framework for c in self.columns if not c.unavailable})
+
+    def values(self, attr: str) -> list[str]:
+        return sorted({getattr(c, attr) for c in self.columns if getattr(c, attr)})
+
+
+def _tally(statuses: Iterable[str]) -> dict[str, int]:
+    tally = {s: 0 for s in STATUS_ORDER}
+    for s in statuses:
+        tally[s if s in tally else "error"] += 1
+    return tally
+
+
+def load(paths: Iterable[Path | str]) -> list[tuple[str, dict[str, Any]]]:
+    """Read results documents; a file that is not a results document raises ValueError."""
+    docs = []
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+        if not isinstance(doc, dict) or "results" not in doc or "run" not in doc:
+            raise ValueError(f"{path}: not a conformance results.json (needs 'run' and 'results')")
+        docs.append((str(path), doc))
+    return docs
+
+
+def _target_key(t: dict[str, Any]) -> tuple:
+    return (t.get("framework"), t.get("device"), t.get("mode"))
+
+
+def _columns(docs: list[tuple[str, dict[str, Any]]]) -> tuple[list[Column], dict[tuple[int, tuple], Column]]:
+    """Columns of every run; `lookup[(run, (framework, device, mode))]` finds a record's column."""
+    by_key: dict[tuple, Column] = {}
+    lookup: dict[tuple[int, tuple], Column] = {}
+    for i, (_, doc) in enumerate(docs):
+        targets = list(doc["run"].get("targets") or [])
+        listed = {_target_key(t) for t in targets}
+        for r in doc["results"]:  # records whose target the header does not list still get a column
+            if _target_key(r) not in listed:
+                listed.add(_target_key(r))
+                targets.append({"framework": r.get("framework") or "?", "device": r.get("device"),
+                                "mode": r.get("mode")})
+        for t in targets:
+            base = (t.get("framework") or "?", t.get("version"), t.get("device"), t.get("mode"))
+            col = by_key.get(base)
+            clash = col is not None and col.run != i
+            key = base + ((i,) if clash else ())
+            if key not in by_key:
+                by_key[key] = Column("", key, base[0], base[1], base[2], base[3], i, t, clash=clash)
+            if clash:
+                col.clash = True
+            lookup[(i, _target_key(t))] = by_key[key]
+    columns = sorted(by_key.values(), key=lambda c: tuple(str(x or "") for x in c.key))
+    for n, col in enumerate(columns):
+        col.id = f"t{n}"
+    return columns, lookup
+
+
+def _row_for(spec_id: str, catalog: dict[str, Any], rows: dict[str, Row], record: dict[str, Any] | None) -> Row:
+    if spec_id not in rows:
+        entry = catalog.get(spec_id) or {}
+        behavior = entry.get("behavior") or (record or {}).get("behavior") or RUN_GROUP
+        rows[spec_id] = Row(spec_id, entry.get("title") or spec_id, behavior, entry.get("claim") or "",
+                            list(entry.get("sources") or []))
+    return rows[spec_id]
+
+
+def build(docs: list[tuple[str, dict[str, Any]]]) -> Report:
+    """Merge documents: rows are specs (grouped by behaviour), columns are execution targets."""
+    columns, lookup = _columns(docs)
+    catalog: dict[str, Any] = {}
+    for _, doc in docs:
+        catalog.update(doc.get("specs") or {})
+    rows: dict[str, Row] = {}
+    for spec_id in catalog:
+        _row_for(spec_id, catalog, rows, None)
+    for i, (_, doc) in enumerate(docs):
+        for r in doc["results"]:
+            row = _row_for(r.get("spec") or r.get("id") or "?", catalog, rows, r)
+            col = lookup[(i, _target_key(r))]
+            cell = row.cells.setdefault(col.id, Cell("", row, col))
+            cell.cases.append(Case(r, col))
+    _number(rows.values(), columns)
+    for col in columns:
+        col.totals = _tally(c.status for row in rows.values() for c in row.cells.get(col.id, Cell("", row, col)).cases)
+    groups = _groups(rows.values())
+    runs = [Run(i, path, doc["run"]) for i, (path, doc) in enumerate(docs)]
+    return Report(runs, columns, groups, _tally(c.status for row in rows.values() for c in row.cases()))
+
+
+def _number(rows: Iterable[Row], columns: list[Column]) -> None:
+    """Stable HTML ids for cells and cases, and cases sorted worst first inside each cell."""
+    order = {c.id: n for n, c in enumerate(columns)}
+    for r_i, row in enumerate(rows):
+        row.cells = dict(sorted(row.cells.items(), key=lambda kv: order[kv[0]]))
+        for cell in row.cells.values():
+            cell.id = f"c{r_i}-{cell.column.id}"
+            cell.cases.sort(key=lambda c: (STATUS_ORDER.index(c.status) if c.status in STATUS_ORDER else 0,
+                                           c.record.get("id", "")))
+            for k, case in enumerate(cell.cases):
+                case.anchor = f"{cell.id}-{k}"
+
+
+def _groups(rows: Iterable[Row]) -> list[tuple[str, list[Row]]]:
+    """Behaviours with something needing attention first, then alphabetical; run-level rows last."""
+    grouped: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        grouped[row.behavior].append(row)
+
+    def rank(item: tuple[str, list[Row]]) -> tuple:
+        behavior, members = item
+        bad = any(c.status in ATTENTION for row in members for c in row.cases())
+        return (behavior == RUN_GROUP, not bad, behavior)
+
+    return sorted(((b, sorted(m, key=lambda r: r.spec)) for b, m in grouped.items()), key=rank)
+
+
+# ------------------------------------------------------------ per-framework verdicts
+
+VERDICTS = ("diverges", "unclear", "conforms", "not run")
+
+
+def verdict(cases: list[Case]) -> str:
+    """What a framework does about one claim, over all its devices, modes and versions.
+
+    `diverges`: some case does not do what the documentation says (expected or not);
+    `unclear`: only errors or stale expectations stand in the way of an answer.
+    """
+    statuses = {c.status for c in cases}
+    if statuses & {"fail", "expected-divergence"}:
+        return "diverges"
+    if statuses & {"error", "stale-expectation"}:
+        return "unclear"
+    return "conforms" if "pass" in statuses else "not run"
+
+
+def reason(cases: list[Case]) -> str:
+    """The most useful one-line 'why' for a framework's verdict on a spec."""
+    for status in ("expected-divergence", "fail", "error", "stale-expectation"):
+        for c in cases:
+            if c.status == status:
+                expected = c.record.get("expected") or {}
+                return (expected.get("reason") if status == "expected-divergence" else None) \
+                    or c.record.get("message") or ""
+    return ""
+
+
+def where(cases: list[Case], wanted: str) -> list[str]:
+    """Targets (version/device/mode) on which the framework shows `wanted` - empty when all do."""
+    def label(c: Case) -> str:
+        col = c.column
+        return " ".join(x for x in (col.version, col.device, col.mode) if x)
+
+    hits = sorted({label(c) for c in cases if verdict([c]) == wanted})
+    everyone = sorted({label(c) for c in cases if c.status != "skipped"})
+    return [] if hits == everyone else hits
+
+
+@dataclass
+class Claim:
+    row: Row
+    quote: str
+    verdicts: dict[str, tuple[str, str, list[str]]]  # framework -> (verdict, reason, where)
+
+
+def claims_audit(report: Report) -> list[tuple[str, str, list[Claim]]]:
+    """Per documentation source (by name): its URL and every spec that cites it, with verdicts."""
+    sources: dict[str, tuple[str, list[Claim]]] = {}
+    for row in report.rows:
+        for src in row.sources:
+            name = src.get("name") or src.get("url") or "(unnamed source)"
+            url, claims = sources.setdefault(name, (src.get("url") or "", []))
+            claims.append(Claim(row, src.get("quote") or row.claim, _verdicts(row, report.frameworks)))
+    return [(name, url, claims) for name, (url, claims) in sorted(sources.items())]
+
+
+def _verdicts(row: Row, frameworks: list[str]) -> dict[str, tuple[str, str, list[str]]]:
+    out = {}
+    for fw in frameworks:
+        cases = row.cases(fw)
+        v = verdict(cases)
+        out[fw] = (v, reason(cases) if v != "conforms" else "", where(cases, v))
+    return out
+
+
+@dataclass
+class Difference:
+    row: Row
+    a: tuple[str, str]  # (verdict, reason) for the first framework of the pair
+    b: tuple[str, str]
+
+
+def portability(report: Report) -> list[tuple[str, str, list[Difference], int]]:
+    """For each pair of frameworks: specs where their outcomes differ, and how many were not comparable."""
+    pairs = []
+    fws = report.frameworks
+    for i, a in enumerate(fws):
+        for b in fws[i + 1:]:
+            diffs, uncompared = [], 0
+            for row in report.rows:
+                ca, cb = row.cases(a), row.cases(b)
+                va, vb = verdict(ca), verdict(cb)
+                if "not run" in (va, vb):
+                    uncompared += va != vb
+                elif va != vb:
+                    diffs.append(Difference(row, (va, reason(ca)), (vb, reason(cb))))
+            pairs.append((a, b, diffs, uncompared))
+    return pairs

@@ -1,0 +1,119 @@
+"""The HTML report, the diff and JUnit output, from results documents (no framework involved)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from reports import diff, junit, model
+from reports.html import render, write_report
+from tests.report_data import document, mlx_doc, record, torch_doc
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def two_files(tmp_path) -> list[Path]:
+    paths = []
+    for name, doc in (("torch.json", torch_doc()), ("mlx.json", mlx_doc())):
+        path = tmp_path / name
+        path.write_text(json.dumps(doc))
+        paths.append(path)
+    return paths
+
+
+def test_merging_two_runs_gives_one_column_per_target_and_totals(two_files):
+    report = model.build(model.load(two_files))
+    assert [(c.framework, c.version) for c in report.columns] == [("mlx", "0.32.4"), ("torch", "2.13.0")]
+    assert report.totals["pass"] == 4 and report.totals["fail"] == 1 and report.totals["expected-divergence"] == 1
+    torch_col = next(c for c in report.columns if c.framework == "torch")
+    assert torch_col.totals["fail"] == 1 and torch_col.totals["pass"] == 1
+    assert [c.record["status"] for c in report.attention] == ["fail"]
+
+
+def test_cell_shows_worst_status_first_with_counts(two_files):
+    report = model.build(model.load(two_files))
+    row = next(r for r in report.rows if r.spec == "dropout2d-scaling")
+    cell = next(c for c in row.cells.values() if c.column.framework == "torch")
+    assert cell.worst == "fail" and cell.counts == [("fail", 1), ("pass", 1)]
+
+
+def test_failures_come_first_and_text_is_escaped(two_files, tmp_path):
+    out = tmp_path / "index.html"
+    write_report(two_files, out)
+    html = out.read_text()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert html.index('id="attention"') < html.index('id="matrix"')
+    assert "<link " not in html and 'src="http' not in html  # self-contained: nothing from the network
+
+
+def test_claims_audit_and_portability_name_the_difference(two_files):
+    report = model.build(model.load(two_files))
+    audit = {name: claims for name, _, claims in model.claims_audit(report)}
+    nonfinite = audit["PyTorch nn.Dropout2d"][0]
+    assert nonfinite.verdicts["torch"][0] == "diverges" and "multiplies" in nonfinite.verdicts["torch"][1]
+    assert nonfinite.verdicts["mlx"][0] == "conforms"
+    (a, b, diffs, _), = model.portability(report)
+    assert (a, b) == ("mlx", "torch") and {d.row.spec for d in diffs} == {"dropout2d-non-finite", "dropout2d-scaling"}
+
+
+def test_source_links_are_only_http(tmp_path):
+    doc = torch_doc()
+    doc["specs"]["dropout2d-scaling"]["sources"][0]["url"] = "javascript:alert(1)"
+    html = render(model.build([("x", doc)]))
+    assert 'href="javascript:' not in html and 'href="#"' in html
+
+
+def test_report_cli_merges_files_and_rejects_non_results(two_files, tmp_path):
+    out = tmp_path / "r" / "index.html"
+    proc = subprocess.run([sys.executable, "-m", "conformance", "report", *map(str, two_files), "-o", str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0 and out.exists() and "2 targets" in proc.stdout
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text("{}")
+    proc = subprocess.run([sys.executable, "-m", "conformance", "report", str(bogus), "-o", str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "not a conformance results.json" in proc.stderr
+
+
+def test_diff_categories():
+    old = document("torch", "2.12", [record("dropout2d-scaling", "torch", "pass"),
+                                     record("dropout2d-scaling", "torch", "fail", p=0.9),
+                                     record("dropout2d-non-finite", "torch", "expected-divergence", reason="r"),
+                                     record("dropout2d-non-finite", "torch", "pass", p=0.1)])
+    new = document("torch", "2.13", [record("dropout2d-scaling", "torch", "fail"),
+                                     record("dropout2d-scaling", "torch", "pass", p=0.9),
+                                     record("dropout2d-non-finite", "torch", "pass"),
+                                     record("dropout2d-non-finite", "torch", "pass", p=0.3)])
+    got = {c.id.split("[")[1]: c.category for c in diff.compare(old, new)}
+    assert got == {"torch-cpu-eager-p0.5]": "divergence-gone", "torch-cpu-eager-p0.9]": "fixed",
+                   "torch-cpu-eager-p0.1]": "removed", "torch-cpu-eager-p0.3]": "added"} | \
+        {k: v for k, v in got.items() if v == "new-failure"}
+    assert sorted(got.values()).count("new-failure") == 1
+
+
+def test_diff_cli_text_and_html(two_files, tmp_path):
+    out = tmp_path / "diff.html"
+    proc = subprocess.run([sys.executable, "-m", "conformance", "diff", str(two_files[0]), str(two_files[1]),
+                           "-o", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert "New cases (3" in proc.stdout and "Removed cases (3" in proc.stdout
+    assert "&lt;script&gt;" in out.read_text() and "<script>alert" not in out.read_text()
+
+
+def test_junit_counts_and_parses(tmp_path):
+    path = tmp_path / "j.xml"
+    junit.write_junit(torch_doc(), path)
+    suites = ET.parse(path).getroot()
+    (suite,) = list(suites)
+    assert suite.get("name") == "torch-cpu-eager" and suite.get("tests") == "3"
+    assert suite.get("failures") == "1" and suite.get("errors") == "0"
+    failure = suite.find("testcase/failure")
+    assert failure is not None and "reproduce: python -m conformance run" in failure.text
+    props = {p.get("name"): p.get("value") for p in suite.find("testcase/properties")}
+    assert props["seed"] == "12345" and props["p_value"] == "0.42"
