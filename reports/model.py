@@ -252,16 +252,19 @@ def _groups(rows: Iterable[Row]) -> list[tuple[str, list[Row]]]:
 
 # ------------------------------------------------------------ per-framework verdicts
 
-VERDICTS = ("diverges", "unclear", "conforms", "not run")
+VERDICTS = ("diverges", "unclear", "conforms", "not offered", "not run")
 
 
 def verdict(cases: list[Case]) -> str:
     """What a framework does about one claim, over all its devices, modes and versions.
 
     `diverges`: some case does not do what the documentation says (expected or not);
-    `unclear`: only errors or stale expectations stand in the way of an answer.
+    `unclear`: only errors or stale expectations stand in the way of an answer;
+    `not offered`: every case was skipped (the framework lacks the op, form or feature).
     """
     statuses = {c.status for c in cases}
+    if statuses == {"skipped"}:
+        return "not offered"
     if statuses & {"fail", "expected-divergence"}:
         return "diverges"
     if statuses & {"error", "stale-expectation"}:
@@ -271,7 +274,7 @@ def verdict(cases: list[Case]) -> str:
 
 def reason(cases: list[Case]) -> str:
     """The most useful one-line 'why' for a framework's verdict on a spec."""
-    for status in ("expected-divergence", "fail", "error", "stale-expectation"):
+    for status in ("expected-divergence", "fail", "error", "stale-expectation", "skipped"):
         for c in cases:
             if c.status == status:
                 expected = c.record.get("expected") or {}

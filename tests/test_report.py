@@ -117,3 +117,14 @@ def test_junit_counts_and_parses(tmp_path):
     assert failure is not None and "reproduce: python -m conformance run" in failure.text
     props = {p.get("name"): p.get("value") for p in suite.find("testcase/properties")}
     assert props["seed"] == "12345" and props["p_value"] == "0.42"
+
+
+def test_a_framework_that_skips_every_case_is_shown_as_not_offering_it():
+    doc = mlx_doc()
+    for r in doc["results"]:
+        if r["spec"] == "dropout2d-non-finite":
+            r["status"], r["message"] = "skipped", "not offered: MLX has no such thing"
+    report = model.build([("mlx", doc), ("torch", torch_doc())])
+    claim = next(c for _, _, claims in model.claims_audit(report) for c in claims
+                 if c.row.spec == "dropout2d-non-finite")
+    assert claim.verdicts["mlx"][0] == "not offered" and "no such thing" in claim.verdicts["mlx"][1]
