@@ -84,7 +84,7 @@ def _subset(expected: dict[str, Any], observed: dict[str, Any]) -> bool:
 def decide(verdict: Verdict | None, expectation: Expectation, not_offered: str | None) -> tuple[str, str]:
     """Status and message from what was seen and what the spec expects."""
     if not_offered is not None:
-        if expectation.outcome in ("not-offered", "conforms"):
+        if expectation.outcome in ("not-offered", "conforms", "informational"):
             return "skipped", f"not offered: {not_offered}"
         return "stale-expectation", f"expected a divergence but the feature is not offered: {not_offered}"
     assert verdict is not None

@@ -109,3 +109,59 @@ def alpha_drop_rate(ctx: CheckContext) -> Verdict:
     return Verdict(p_value > stats.ALPHA, {"drop_rate": k / n, "dropped": k},
                    f"dropped {k} of {n} units (rate {k / n:.5f}, expected {p}), p-value {p_value:.3g}",
                    p_value=p_value, n=n, min_detectable=stats.min_detectable(n, p), warnings=obs.warnings)
+
+
+@check("alpha-gradient", false_alarm=_too_few)
+def alpha_gradient(ctx: CheckContext) -> Verdict:
+    """d(sum y)/dx is a on kept units and 0 on dropped ones, with the forward pass's mask."""
+    p, dtype = ctx.params["p"], ctx.params.get("dtype", "float32")
+    x = ctx.positive_input(ctx.params["shape"], dtype)
+    obs = ctx.session().run(x, p, grad=True)
+    if obs.error:
+        return Verdict.unexpected_error(obs, "alpha dropout with gradient")
+    dropped, _ = dropped_mask(obs.y)
+    kept = ~dropped
+    if dropped.sum() < 2 or kept.sum() < 2:
+        return Verdict(False, {"dropped": int(dropped.sum()), "kept": int(kept.sum())},
+                       "too few dropped or kept values to read the mask from")
+    a = alpha_constants(p)[0]
+    g = widen(obs.grad)
+    wrong_dropped = int(np.count_nonzero(g[dropped]))
+    err_eps = float((np.abs(g[kept] - a) / a).max()) / dtype_info(dtype).eps
+    observed = {"grad_nonzero_where_dropped": wrong_dropped, "max_error_eps": round(err_eps, 3),
+                "median_grad_kept": float(np.median(g[kept]))}
+    ok = wrong_dropped == 0 and err_eps <= VALUE_TOLERANCE_EPS
+    return Verdict(ok, observed, f"gradient on kept values {observed['median_grad_kept']:.6g} (expected a = "
+                   f"{a:.6g}), nonzero where dropped: {wrong_dropped}", warnings=obs.warnings)
+
+
+def _alpha_non_finite_false_alarm(params: dict[str, Any]) -> float:
+    from .values import _channel_false_alarm
+    # a case is either the channel variant (feature alpha dropout) or the element one: the larger bound holds
+    return max(_channel_false_alarm(params), stats.ALPHA)
+
+
+@check("alpha-non-finite", false_alarm=_alpha_non_finite_false_alarm)
+def alpha_non_finite(ctx: CheckContext) -> Verdict:
+    """A dropped unit holding NaN or Inf takes the dropped value a*alpha' + b like any other."""
+    from .values import (_verdict_fates, channel_fates, element_fates, poisoned_channel_input,
+                         poisoned_element_input)
+    p = ctx.params.get("p", 0.5)
+    channels = ctx.op == "feature_alpha_dropout"
+    x = poisoned_channel_input(ctx) if channels else poisoned_element_input(ctx)
+    obs = ctx.session().run(x, p)
+    if obs.error:
+        return Verdict.unexpected_error(obs, "alpha dropout")
+    y = widen(obs.y)
+    finite_out = y.reshape(y.shape[0], y.shape[1], -1)[:, :, 1:] if channels else \
+        y.reshape(-1)[np.arange(y.size) % 4 == 0]
+    _, value = dropped_mask(finite_out)
+    if math.isnan(value):
+        return Verdict(False, {"inconclusive": "dropped value"}, "no repeated value among finite outputs")
+    if channels:
+        observed = channel_fates(x, y, value)
+        if isinstance(observed, str):
+            return Verdict(False, {"inconclusive": observed}, f"no dropped or no kept {observed} channel")
+    else:
+        observed, _ = element_fates(x, y, p, value)
+    return _verdict_fates(observed, obs, "channels" if channels else "elements", expected="dropped_value")

@@ -1,9 +1,12 @@
 """Checks on output values: scaling, identities, edges, errors, dtypes, non-finite inputs, gradients."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+
+from .. import stats
 
 from ..arrays import cast, dtype_info, dtype_name, same_values, widen
 from . import CheckContext, Verdict, check, output_dtype_matches
@@ -108,10 +111,13 @@ def dtype_preserved(ctx: CheckContext) -> Verdict:
                    warnings=obs.warnings)
 
 
-def _fate(values: np.ndarray) -> str:
+def _fate(values: np.ndarray, dropped_value: float = 0.0) -> str:
+    """What a set of outputs became: the dropped value ('zero', or 'dropped_value' for alpha
+    dropout's constant), 'nan', 'inf' (either sign, as dropout2d-non-finite has always recorded it),
+    or 'mixed'."""
     v = widen(values)
-    if np.all(v == 0):
-        return "zero"
+    if np.all(v == dropped_value):
+        return "zero" if dropped_value == 0 else "dropped_value"
     if np.all(np.isnan(v)):
         return "nan"
     if np.all(np.isinf(v)):
@@ -119,35 +125,120 @@ def _fate(values: np.ndarray) -> str:
     return "mixed"
 
 
-@check("non-finite", false_alarm=lambda params: 6 * 0.5 ** (params["shape"][0] * params["shape"][1] // 4))
-def non_finite(ctx: CheckContext) -> Verdict:
-    """A dropped channel is zero even where the input holds NaN or Inf."""
+POISONS = (("nan", 1, np.nan), ("inf", 2, np.inf), ("neg_inf", 3, -np.inf))
+
+
+def poisoned_channel_input(ctx: CheckContext) -> np.ndarray:
+    """Logical (N, C, *spatial) input, rank >= 3: channel c holds NaN, +Inf or -Inf (c % 4 = 1, 2, 3)
+    at its first spatial position; every other position is finite."""
     prm = ctx.params
+    if len(prm["shape"]) < 3 or math.prod(prm["shape"][2:]) < 2:
+        raise ValueError("the non-finite channel check needs (N, C, *spatial) with >= 2 spatial positions")
     x = widen(ctx.positive_input(prm["shape"], "float32"))
+    flat = x.reshape(x.shape[0], x.shape[1], -1)  # a view: spatial position 0 is (0, ..., 0)
     channels = np.arange(x.shape[1])
-    x[:, channels % 4 == 1, 0, 0] = np.nan  # one poisoned position per channel; the rest stay finite
-    x[:, channels % 4 == 2, 0, 0] = np.inf
-    x[:, channels % 4 == 3, 0, 0] = -np.inf
-    x = cast(x, prm.get("dtype", "float32"))
-    obs = ctx.session().run(x, prm.get("p", 0.5))
-    if obs.error:
-        return Verdict.unexpected_error(obs, "dropout")
-    y = widen(obs.y)
-    finite_part = y[:, :, 1:, :].reshape(y.shape[0], y.shape[1], -1)
-    dropped = np.all(finite_part == 0, axis=2)
-    poisoned = y[:, :, 0, 0]
+    for _, kind, value in POISONS:
+        flat[:, channels % 4 == kind, 0] = value
+    return cast(x, prm.get("dtype", "float32"))
+
+
+def channel_fates(x: np.ndarray, y: np.ndarray, dropped_value: float = 0.0) -> dict[str, Any] | str:
+    """Fates of the poisoned positions in dropped and kept channels (a channel is dropped when all its
+    finite positions hold the dropped value), or the label of a kind lacking a dropped or a kept channel."""
+    flat = widen(y).reshape(y.shape[0], y.shape[1], -1)
+    dropped = np.all(flat[:, :, 1:] == dropped_value, axis=2)
+    poisoned = flat[:, :, 0]
+    channels = np.arange(y.shape[1])
     observed: dict[str, Any] = {}
-    for label, kind in (("nan", 1), ("inf", 2), ("neg_inf", 3)):
+    for label, kind, _ in POISONS:
         sel = (channels % 4 == kind)[None, :]
         if not (dropped & sel).any() or not (~dropped & sel).any():
-            return Verdict(False, {"inconclusive": label}, f"no dropped or no kept {label} channel")
-        observed[f"{label}_in_dropped"] = _fate(poisoned[dropped & sel])
-        observed[f"{label}_in_kept"] = _fate(poisoned[~dropped & sel])
-    conforms = all(observed[f"{k}_in_dropped"] == "zero" for k in ("nan", "inf", "neg_inf"))
+            return label
+        observed[f"{label}_in_dropped"] = _fate(poisoned[dropped & sel], dropped_value)
+        observed[f"{label}_in_kept"] = _fate(poisoned[~dropped & sel], dropped_value)
+    return observed
+
+
+def _channel_false_alarm(params: dict[str, Any]) -> float:
+    """P(some poison kind has no dropped or no kept channel) at p (0.5 by default), channels c % 4 = k."""
+    p = params.get("p", 0.5)
+    n = params["shape"][0] * (params["shape"][1] // 4)
+    return 3 * (p ** n + (1 - p) ** n)
+
+
+def _verdict_fates(observed: dict[str, Any], obs, unit: str, expected: str = "zero") -> Verdict:
+    conforms = all(observed[f"{k}_in_dropped"] == expected for k, _, _ in POISONS)
     return Verdict(conforms, observed,
-                   "dropped channels with NaN/Inf/-Inf became: " + ", ".join(
-                       observed[f"{k}_in_dropped"] for k in ("nan", "inf", "neg_inf")),
+                   f"dropped {unit} with NaN/Inf/-Inf became: " + ", ".join(
+                       str(observed[f"{k}_in_dropped"]) for k, _, _ in POISONS),
                    warnings=obs.warnings)
+
+
+@check("non-finite", false_alarm=_channel_false_alarm)
+def non_finite(ctx: CheckContext) -> Verdict:
+    """A dropped channel is zero even where the input holds NaN or Inf (any rank >= 3)."""
+    x = poisoned_channel_input(ctx)
+    obs = ctx.session().run(x, ctx.params.get("p", 0.5))
+    if obs.error:
+        return Verdict.unexpected_error(obs, "dropout")
+    observed = channel_fates(x, obs.y)
+    if isinstance(observed, str):
+        return Verdict(False, {"inconclusive": observed}, f"no dropped or no kept {observed} channel")
+    return _verdict_fates(observed, obs, "channels")
+
+
+def poisoned_element_input(ctx: CheckContext) -> np.ndarray:
+    """Input whose flat element i holds NaN, +Inf or -Inf where i % 4 = 1, 2, 3, a finite value where 0."""
+    prm = ctx.params
+    x = widen(ctx.positive_input(prm["shape"], "float32"))
+    flat = x.reshape(-1)
+    kinds = np.arange(flat.size) % 4
+    for _, kind, value in POISONS:
+        flat[kinds == kind] = value
+    return cast(x, prm.get("dtype", "float32"))
+
+
+def element_fates(x: np.ndarray, y: np.ndarray, p: float, dropped_value: float,
+                  kept_value=lambda v: v) -> tuple[dict[str, Any], bool]:
+    """Fates of dropped non-finite elements, where the mask cannot be read from a neighbour.
+
+    A kept poisoned element stays what it was (NaN stays NaN; +-Inf times a positive scale stays
+    +-Inf; `kept_value` maps the input for alpha dropout's affine map). An element that does not look
+    kept was dropped; how many there are must fit Binomial(n, p) (two-sided exact test, ALPHA / 3 per
+    kind). If none looks dropped, the dropped ones (present except with probability (1-p)^n) look
+    kept: a dropped NaN that stays NaN is indistinguishable from a kept one, and that is its fate.
+    Returns (observed, counts consistent with p for every kind)."""
+    xf, yf = widen(x).reshape(-1), widen(y).reshape(-1)
+    kinds = np.arange(xf.size) % 4
+    observed: dict[str, Any] = {}
+    consistent = True
+    for label, kind, value in POISONS:
+        out = yf[kinds == kind]
+        kept_like = np.isnan(out) if np.isnan(value) else out == kept_value(value)
+        other = out[~kept_like]
+        n, k = int(out.size), int(other.size)
+        p_value = stats.binom_p_value(k, n, p)
+        observed[f"{label}_dropped_share"] = round(k / n, 5)
+        if k == 0:
+            observed[f"{label}_in_dropped"] = _fate(out[:1], dropped_value)
+        elif p_value <= stats.ALPHA / 3:
+            observed[f"{label}_in_dropped"] = "mixed"  # some dropped elements look kept
+            consistent = False
+        else:
+            observed[f"{label}_in_dropped"] = _fate(other, dropped_value)
+    return observed, consistent
+
+
+@check("non-finite-elements", false_alarm=lambda params: stats.ALPHA)
+def non_finite_elements(ctx: CheckContext) -> Verdict:
+    """A dropped element is zero even where it held NaN or Inf (element-wise dropout)."""
+    p = ctx.params.get("p", 0.5)
+    x = poisoned_element_input(ctx)
+    obs = ctx.session().run(x, p)
+    if obs.error:
+        return Verdict.unexpected_error(obs, "dropout")
+    observed, _ = element_fates(x, obs.y, p, 0.0)
+    return _verdict_fates(observed, obs, "elements")
 
 
 @check("empty")
