@@ -11,18 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.function_adapter import function_adapter
+from tests.broken._common import check_inputs
 
 _STREAM_SEED = 20240601
 _MAX_OFFSET = 1 << 12
 
 
 def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be in [0, 1], got {p}")
-    if x.ndim < 2:
-        raise ValueError("need (N, C, *spatial) input")
-    if not np.issubdtype(x.dtype, np.floating) and x.dtype.name != "bfloat16":
-        raise TypeError("need a floating input")
+    check_inputs(x, p)
     if not training:
         return x
     if p == 1.0:

@@ -7,14 +7,12 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.function_adapter import function_adapter
+from tests.broken._common import check_shape_and_dtype
 
 
 def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
     # BUG: no check that 0 <= p <= 1
-    if x.ndim < 2:
-        raise ValueError("need (N, C, *spatial) input")
-    if not np.issubdtype(x.dtype, np.floating) and x.dtype.name != "bfloat16":
-        raise TypeError("need a floating input")
+    check_shape_and_dtype(x)
     if not training:
         return x
     if p >= 1.0:
