@@ -6,12 +6,19 @@ fail / error / stale-expectation become <failure> (the gate fails on them), skip
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 FAILING = ("fail", "error", "stale-expectation")
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _text(value: Any) -> str:
+    """XML 1.0 cannot carry the control characters an exception message may hold."""
+    return _NOT_XML.sub("\ufffd", "" if value is None else str(value))
 
 
 def _suite_name(record: dict[str, Any]) -> str:
@@ -20,24 +27,24 @@ def _suite_name(record: dict[str, Any]) -> str:
 
 
 def _testcase(record: dict[str, Any]) -> ET.Element:
-    case = ET.Element("testcase", name=record["id"], classname=f"{record.get('behavior') or 'run'}."
-                      f"{record.get('spec') or 'run'}", time="0")
+    case = ET.Element("testcase", name=_text(record["id"]), classname=_text(
+        f"{record.get('behavior') or 'run'}.{record.get('spec') or 'run'}"), time="0")
     props = ET.SubElement(case, "properties")
     for key in ("status", "seed", "p_value", "n", "min_detectable", "reproduce"):
         if record.get(key) is not None:
-            ET.SubElement(props, "property", name=key, value=str(record[key]))
-    status, message = record["status"], record.get("message") or ""
+            ET.SubElement(props, "property", name=key, value=_text(record[key]))
+    status, message = record["status"], _text(record.get("message"))
     if status in FAILING:
         tag = "error" if status == "error" else "failure"
         node = ET.SubElement(case, tag, message=f"{status}: {message[:500]}", type=status)
-        node.text = "\n".join([message, f"expected: {json.dumps(record.get('expected'))}",
-                               f"observed: {json.dumps(record.get('observed'), default=str)}",
-                               f"reproduce: {record.get('reproduce')}"])
+        node.text = _text("\n".join([message, f"expected: {json.dumps(record.get('expected'))}",
+                                     f"observed: {json.dumps(record.get('observed'), default=str)}",
+                                     f"reproduce: {record.get('reproduce')}"]))
     elif status == "skipped":
         ET.SubElement(case, "skipped", message=message[:500])
     elif status == "expected-divergence":
-        ET.SubElement(case, "system-out").text = f"expected divergence: " \
-            f"{(record.get('expected') or {}).get('reason', '')}\n{message}"
+        ET.SubElement(case, "system-out").text = _text(
+            f"expected divergence: {(record.get('expected') or {}).get('reason', '')}\n{message}")
     return case
 
 

@@ -128,3 +128,12 @@ def test_a_framework_that_skips_every_case_is_shown_as_not_offering_it():
     claim = next(c for _, _, claims in model.claims_audit(report) for c in claims
                  if c.row.spec == "dropout2d-non-finite")
     assert claim.verdicts["mlx"][0] == "not offered" and "no such thing" in claim.verdicts["mlx"][1]
+
+
+def test_junit_survives_control_characters_in_messages(tmp_path):
+    doc = torch_doc()
+    doc["results"][1]["message"] = "kernel said \x00\x1b[31mboom"
+    path = tmp_path / "j.xml"
+    junit.write_junit(doc, path)
+    failure = ET.parse(path).getroot().find("testsuite/testcase/failure")
+    assert "boom" in failure.text and "\x00" not in failure.text
