@@ -1,6 +1,7 @@
 """Wall time of a full run per framework, split into startup, framework calls, statistics and engine.
 
     python scripts/benchmark.py [--framework torch ...] [--salt bench] [--no-cli]
+    python scripts/benchmark.py --tox full     # the whole matrix, one virtualenv per framework
 
 For each framework (default: every one whose adapter imports here):
   startup     a fresh interpreter importing the engine and building the adapter (framework import)
@@ -14,6 +15,7 @@ Target (the issue): a whole torch run under 20 s after imports on 2 cores. Figur
 from __future__ import annotations
 
 import argparse
+import re
 import functools
 import logging
 import os
@@ -151,13 +153,36 @@ def report(name: str, startup: float, runs: list[dict[str, Any]], cli: tuple[flo
         print(f"  CLI end to end, all targets  {cli[0]:7.2f} s   (exit {cli[1]})")
 
 
+_TOX_ENV = re.compile(r"^\s+(\S+): (OK|FAIL)\S* \(([\d.]+)=setup\[([\d.]+)\]\+cmd\[([\d., ]+)\] seconds\)")
+
+
+def tox_matrix(label: str) -> int:
+    """Run `tox -m LABEL` (every framework in its own virtualenv) and print each env's time."""
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "tox", "-m", label], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "CONFORMANCE_SALT": os.environ.get("CONFORMANCE_SALT", "bench")})
+    wall = time.perf_counter() - started
+    print(f"tox -m {label}: exit {proc.returncode}, {wall:.1f} s wall (installs included)")
+    print(f"  {'env':14} {'status':6} {'total':>8} {'setup':>8} {'run':>8}")
+    for line in proc.stdout.splitlines():
+        match = _TOX_ENV.match(line)
+        if match:
+            env, status, total, setup, cmds = match.groups()
+            run = sum(float(c) for c in cmds.split(","))
+            print(f"  {env:14} {status:6} {float(total):7.1f}s {float(setup):7.1f}s {run:7.1f}s")
+    return proc.returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--framework", action="append", default=[])
     ap.add_argument("--salt", default="bench")
     ap.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI timing")
+    ap.add_argument("--tox", metavar="LABEL", help="time the tox matrix instead (matrix or full)")
     args = ap.parse_args(argv)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
+    if args.tox:
+        return tox_matrix(args.tox)
     for name in available(args.framework or list(known_frameworks())):
         startup = startup_seconds(name)
         result = run_in_process(name, args.salt)
