@@ -20,6 +20,7 @@ from typing import Any
 from . import results as res
 from .expectations import ExpectationFileError, load_expectation_files, write_proposals
 from .progress import Progress
+from .runner import bare_record
 from .seeding import run_salt
 from .spec import SPECS_DIR, load_all, matches_pattern
 from .targets import UsageError, known_frameworks
@@ -161,11 +162,8 @@ def _missing_as_errors(plan: dict[str, Any] | None, found: list[dict[str, Any]],
     missing = [t for t in (plan or {}).get("tests", []) if t not in done]
     if plan is None:
         missing = [f"{target['framework']}-{target['device']}-{target['mode']}"]
-    return [{"id": test_id, "spec": test_id.split("[")[0], "behavior": None, "op": None,
-             "framework": target["framework"], "device": target["device"], "mode": target["mode"],
-             "params": {}, "status": "error", "expected": {}, "observed": {}, "message": why,
-             "warnings": [], "p_value": None, "n": None, "min_detectable": None, "false_alarm": 0.0,
-             "seed": None, "reproduce": None} for test_id in missing]
+    return [bare_record(test_id, "error", why, spec=test_id.split("[")[0], framework=target["framework"],
+                        device=target["device"], mode=target["mode"]) for test_id in missing]
 
 
 def _run_target(ref: str, target: dict[str, Any], args, salt: str, workdir: Path,
@@ -230,8 +228,7 @@ def cmd_run(args, argv: list[str]) -> int:
             b = answer["broken"]
             print(f"  {b['framework']}: error - {b['message'][:300]}")
             targets.append({"framework": b["framework"], "unavailable": b["message"]})
-            gathered.append({**_unavailable_result({**b, "install": ""}), "id": f"{b['framework']}-probe",
-                             "status": "error"})
+            gathered.append(bare_record(f"{b['framework']}-probe", "error", b["message"], framework=b["framework"]))
             continue
         if "unavailable" in answer:
             u = answer["unavailable"]
@@ -299,11 +296,8 @@ def _unmatched(overrides: list, gathered: list[dict[str, Any]]) -> list[str]:
 
 
 def _unavailable_result(u: dict[str, Any]) -> dict[str, Any]:
-    return {"id": f"{u['framework']}-unavailable", "spec": None, "behavior": None, "op": None,
-            "framework": u["framework"], "device": None, "mode": None, "params": {}, "status": "skipped",
-            "expected": {}, "observed": {}, "message": u["message"], "warnings": [], "p_value": None,
-            "n": None, "min_detectable": None, "false_alarm": 0.0, "seed": None,
-            "reproduce": u.get("install") or None}
+    return bare_record(f"{u['framework']}-unavailable", "skipped", u["message"], framework=u["framework"],
+                       reproduce=u.get("install") or None)
 
 
 def _dedupe(results: list[dict[str, Any]]) -> list[dict[str, Any]]:

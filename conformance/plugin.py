@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from . import __version__, stats
-from .runner import OK_STATUSES, STATUSES, Case, Target, expand, run_case
+from .runner import OK_STATUSES, STATUSES, Case, Target, bare_record, expand, run_case
 from .expectations import ExpectationFileError, load_expectation_files
 from .seeding import run_salt
 from .spec import SPECS_DIR, SpecError, load_all, load_file, matches_pattern
@@ -168,11 +168,9 @@ class SpecErrorItem(pytest.Item):
         self.error = error
 
     def runtest(self) -> None:
-        record = {"id": f"spec-error[{self.error.file}::{self.error.spec_id}::{self.error.field}]",
-                  "spec": self.error.spec_id, "behavior": None, "op": None, "framework": None,
-                  "device": None, "mode": None, "params": {}, "status": "error", "expected": {},
-                  "observed": {}, "message": str(self.error), "warnings": [], "p_value": None, "n": None,
-                  "min_detectable": None, "false_alarm": 0.0, "seed": None, "reproduce": None}
+        err = self.error
+        record = bare_record(f"spec-error[{err.file}::{err.spec_id}::{err.field}]", "error", str(err),
+                             spec=err.spec_id)
         self.user_properties.append((RESULT_KEY, record))
         raise ConformanceFailure(record)
 

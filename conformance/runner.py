@@ -102,6 +102,16 @@ def decide(verdict: Verdict | None, expectation: Expectation, not_offered: str |
     return "expected-divergence", verdict.message
 
 
+def bare_record(test_id: str, status: str, message: str, **fields: Any) -> dict[str, Any]:
+    """A result record for an outcome no check produced (malformed spec, crashed or missing target)."""
+    record = {"id": test_id, "spec": None, "behavior": None, "op": None, "framework": None, "device": None,
+              "mode": None, "params": {}, "status": status, "expected": {}, "observed": {}, "message": message,
+              "warnings": [], "p_value": None, "n": None, "min_detectable": None, "false_alarm": 0.0,
+              "seed": None, "reproduce": None}
+    record.update(fields)
+    return record
+
+
 def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
