@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 BEHAVIORS = (
     "channel-granularity", "scaling", "eval-identity", "input-rank", "layout", "drop-rate",
     "independence", "p-validation", "p-edges", "non-finite", "dtype", "gradient", "seeding",
-    "inplace", "shape",
+    "inplace", "shape", "rate-homogeneity",
 )
 Behavior = Literal[BEHAVIORS]  # type: ignore[valid-type]
 INFORMATIONAL_REASON = ("the frameworks' docs leave this behaviour open; recorded for information, "

@@ -13,9 +13,16 @@ import numpy as np
 from scipy import stats
 
 ALPHA = 1e-9  # per statistical assertion
-POWER = 0.999  # probability of catching a drop rate off by DELTA
-DELTA = 0.01  # absolute drop-rate error that must be caught
+POWER = 0.999  # probability of catching a drop rate off by rate_delta(p)
+DELTA = 0.002  # absolute drop-rate error that must be caught ...
+SMALL_P = 0.02  # ... or, below this p, a relative error of
+RELATIVE_DELTA = 0.1  # 10% of p
 RUN_BOUND_TARGET = 1e-6
+
+
+def rate_delta(p: float) -> float:
+    """The drop-rate error the rate test must catch at p: 0.002 absolute, or 10% of p when p < 0.02."""
+    return RELATIVE_DELTA * p if 0.0 < p < SMALL_P else DELTA
 
 
 def binom_p_value(k: int, n: int, p0: float) -> float:
@@ -53,8 +60,10 @@ def power(n: int, p0: float, delta: float, alpha: float = ALPHA) -> float:
 
 
 @lru_cache(maxsize=None)
-def required_decisions(p0: float, delta: float = DELTA, alpha: float = ALPHA, target: float = POWER) -> int:
-    """Smallest n (to within 0.5%) whose exact test has the target power against p0 +- delta."""
+def required_decisions(p0: float, delta: float | None = None, alpha: float = ALPHA, target: float = POWER) -> int:
+    """Smallest n (to within 0.5%) whose exact test has the target power against p0 +- delta
+    (default: rate_delta(p0))."""
+    delta = rate_delta(p0) if delta is None else delta
     if p0 <= 0.0 or p0 >= 1.0:
         # Degenerate null: a single wrong decision refutes it; n with (1-delta)^n <= 1-target.
         return math.ceil(math.log(1 - target) / math.log(1 - delta))
@@ -75,6 +84,15 @@ def min_detectable(n: int, p0: float, alpha: float = ALPHA, target: float = POWE
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if power(n, p0, mid, alpha) >= target else (mid, hi)
     return hi
+
+
+def per_position_p_values(dropped: np.ndarray, p0: float) -> np.ndarray:
+    """Exact two-sided binomial p-value of each position's drop count (dropped: positions x trials)."""
+    n = dropped.shape[1]
+    k = dropped.sum(axis=1)
+    lower = stats.binom.cdf(k, n, p0)
+    upper = stats.binom.sf(k - 1, n, p0)
+    return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
 
 
 def fisher_pairs(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:

@@ -10,15 +10,19 @@ For each framework (default: every one whose adapter imports here):
     statistics  time inside conformance.stats (exact tests, power and sample-size computations)
     engine      the rest: inputs, layout mapping, observations, checks, result records
   cli         `python -m conformance run` end to end (probe and pytest subprocesses included)
+Then what the statistics cost: seconds per framework and target in each statistical check
+(drop-rate, rate-homogeneity, independence, seed-independence, seed-collisions, alpha-drop-rate:
+those registered here), the whole check, its framework calls included.
 Target (the issue): a whole torch run under 20 s after imports on 2 cores. Figures, not a test.
 """
 from __future__ import annotations
 
 import argparse
-import re
 import functools
+import inspect
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,29 +37,49 @@ sys.path.insert(0, str(REPO))
 
 from conformance import stats  # noqa: E402
 from conformance.api import Adapter, Session  # noqa: E402
+from conformance.checks import CHECKS  # noqa: E402
 from conformance.runner import expand, run_case  # noqa: E402
 from conformance.spec import load_all  # noqa: E402
 from conformance.targets import Unavailable, known_frameworks, load_adapter, targets_for  # noqa: E402
 
-STATS_FUNCTIONS = ("binom_p_value", "fisher_pairs", "min_detectable", "required_decisions",
-                   "detectable_correlation", "all_equal_probability")
+
+def public_functions(module: Any) -> tuple[str, ...]:
+    """Every public function a module defines itself (lru_cache wrappers included), by name."""
+    return tuple(sorted(name for name, obj in vars(module).items()
+                        if not name.startswith("_") and inspect.isfunction(inspect.unwrap(obj))
+                        and getattr(obj, "__module__", None) == module.__name__))
+
+
+STATS_FUNCTIONS = public_functions(stats)  # binom_p_value, fisher_pairs, lag_scan, required_decisions, ...
+STAT_CHECKS = ("drop-rate", "rate-homogeneity", "independence", "seed-independence", "seed-collisions",
+               "alpha-drop-rate")
 TARGET_SECONDS = 20.0
 
 
 class Clock:
-    """Accumulates seconds per bucket; `wrap` times a callable into a bucket."""
+    """Accumulates seconds per bucket; `wrap` times a callable into a bucket.
+
+    Only the outermost timed call of a bucket counts: stats functions call each other
+    (required_decisions -> power), and every public one is wrapped."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self._depth: dict[str, int] = defaultdict(int)
 
     def wrap(self, bucket: str, fn: Callable) -> Callable:
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
+            self._depth[bucket] += 1
             started = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.seconds[bucket] += time.perf_counter() - started
+                self._depth[bucket] -= 1
+                if self._depth[bucket] == 0:
+                    self.seconds[bucket] += time.perf_counter() - started
+        for attr in ("cache_clear", "cache_info"):  # lru_cache's own methods stay callable
+            if hasattr(fn, attr):
+                setattr(timed, attr, getattr(fn, attr))
         return timed
 
 
@@ -104,8 +128,9 @@ def run_in_process(framework: str, salt: str) -> list[dict[str, Any]]:
     """Time every target; stats functions are restored afterwards so frameworks do not compound."""
     saved = {name: getattr(stats, name) for name in STATS_FUNCTIONS}
     logging.getLogger("torch").setLevel(logging.ERROR)  # dynamo's recompile warnings drown the figures
-    stats.required_decisions.cache_clear()  # each framework pays for its own sample-size computations
-    stats._rejection_bounds.cache_clear()
+    for obj in vars(stats).values():  # each framework pays for its own sample-size computations
+        if callable(getattr(obj, "cache_clear", None)):
+            obj.cache_clear()
     clock = Clock()
     try:
         adapter = load_adapter(framework)
@@ -153,6 +178,25 @@ def report(name: str, startup: float, runs: list[dict[str, Any]], cli: tuple[flo
         print(f"  CLI end to end, all targets  {cli[0]:7.2f} s   (exit {cli[1]})")
 
 
+def report_stat_checks(measured: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """Seconds per framework and target in each statistical check (the whole check: its framework
+    calls, drawing the decisions, and the exact tests)."""
+    names = [c for c in STAT_CHECKS if c in CHECKS or any(c in r["by_check"] for _, rs in measured for r in rs)]
+    if not measured or not names:
+        return
+    widths = [max(len(c), 7) for c in names]
+    print("\nstatistical checks (seconds per framework)")
+    print(f"  {'framework':12} {'target':28} " + " ".join(f"{c:>{w}}" for c, w in zip(names, widths))
+          + f" {'all':>8} {'of run':>7}")
+    for name, runs in measured:
+        for r in runs:
+            spent = [r["by_check"].get(c) for c in names]
+            total = sum(v for v in spent if v is not None)
+            cells = " ".join(f"{'-':>{w}}" if v is None else f"{v:{w}.2f}" for v, w in zip(spent, widths))
+            print(f"  {name[:12]:12} {r['label'][:28]:28} {cells} {total:8.2f} "
+                  f"{100 * total / r['run'] if r['run'] else 0.0:6.1f}%")
+
+
 _TOX_ENV = re.compile(r"^\s+(\S+): (OK|FAIL)\S* \(([\d.]+)=setup\[([\d.]+)\]\+cmd\[([\d., ]+)\] seconds\)")
 
 
@@ -183,10 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
     if args.tox:
         return tox_matrix(args.tox)
+    measured: list[tuple[str, list[dict[str, Any]]]] = []
     for name in available(args.framework or list(known_frameworks())):
         startup = startup_seconds(name)
         result = run_in_process(name, args.salt)
         report(name, startup, result, None if args.no_cli else cli_seconds(name, args.salt))
+        measured.append((name, result))
+    report_stat_checks(measured)
     return 0
 
 

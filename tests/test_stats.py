@@ -9,7 +9,8 @@ from scipy import stats as sp
 
 from conformance import stats
 
-ALPHA, DELTA, POWER = stats.ALPHA, stats.DELTA, stats.POWER
+ALPHA, POWER = stats.ALPHA, stats.POWER
+TESTED_P = (0.0009765625, 0.1, 0.25, 1 / 3, 0.5, 0.75, 0.9, 0.999)
 
 
 def exact_power(n: int, p0: float, p1: float, alpha: float = ALPHA) -> float:
@@ -19,36 +20,62 @@ def exact_power(n: int, p0: float, p1: float, alpha: float = ALPHA) -> float:
     return float(sp.binom.pmf(k, n, p1)[p_values <= alpha].sum())
 
 
-# statistics.md: "to detect |p_true - p| = 0.01 needs 79,140 decisions at p=0.1 or 0.9 and 211,733 at p=0.5"
-@pytest.mark.parametrize("p0, published", [(0.1, 79_140), (0.9, 79_140), (0.5, 211_733)])
-def test_required_decisions_matches_published_figures(p0: float, published: int) -> None:
-    assert stats.required_decisions(p0) == pytest.approx(published, rel=0.01)
+def test_rate_delta_is_absolute_or_relative_below_two_percent() -> None:
+    assert stats.rate_delta(0.5) == stats.rate_delta(0.02) == 0.002
+    assert stats.rate_delta(0.0009765625) == pytest.approx(0.1 * 0.0009765625)
+    assert stats.rate_delta(0.019) == pytest.approx(0.0019)
+
+
+# statistics.md: "to detect |p_true - p| = 0.01 needs 79,140 decisions at p=0.1 or 0.9 and 211,733 at p=0.5;
+# for 0.002 it needs 1.92M and 5.29M"
+@pytest.mark.parametrize("p0, delta, published", [(0.1, 0.01, 79_140), (0.9, 0.01, 79_140), (0.5, 0.01, 211_733),
+                                                  (0.1, None, 1_920_000), (0.9, None, 1_920_000),
+                                                  (0.5, None, 5_290_000)])
+def test_required_decisions_matches_published_figures(p0: float, delta: float | None, published: int) -> None:
+    assert stats.required_decisions(p0, delta) == pytest.approx(published, rel=0.01)
 
 
 @pytest.mark.parametrize("p0, n", [(0.1, 79_140), (0.9, 79_140), (0.5, 211_733)])
 def test_published_sample_sizes_reach_the_power_target(p0: float, n: int) -> None:
-    assert min(exact_power(n, p0, p0 - DELTA), exact_power(n, p0, p0 + DELTA)) >= POWER - 2e-4
+    assert min(exact_power(n, p0, p0 - 0.01), exact_power(n, p0, p0 + 0.01)) >= POWER - 2e-4
 
 
-@pytest.mark.parametrize("p0", [0.1, 0.25, 1 / 3, 0.5, 0.75, 0.9, 0.999])
+@pytest.mark.parametrize("p0", TESTED_P)
 def test_required_decisions_reach_the_power_target_exactly(p0: float) -> None:
-    n = stats.required_decisions(p0)
-    powers = [exact_power(n, p0, p1) for p1 in (p0 - DELTA, p0 + DELTA) if 0 <= p1 <= 1]
+    """At every tested p, a rate off by rate_delta(p) either way is caught with power >= 0.999."""
+    n, delta = stats.required_decisions(p0), stats.rate_delta(p0)
+    powers = [exact_power(n, p0, p1) for p1 in (p0 - delta, p0 + delta) if 0 <= p1 <= 1]
     assert min(powers) >= POWER
-    assert stats.power(n, p0, DELTA) == pytest.approx(min(powers), abs=1e-9)
+    assert stats.power(n, p0, delta) == pytest.approx(min(powers), abs=1e-9)
 
 
 @pytest.mark.parametrize("p0", [0.1, 0.5, 0.9])
 def test_required_decisions_is_not_wasteful(p0: float) -> None:
     """1% fewer decisions than required fall short of the target: n is (near) the smallest."""
     n = stats.required_decisions(p0)
-    assert stats.power(int(n / 1.01), p0, DELTA) < POWER
+    assert stats.power(int(n / 1.01), p0, stats.rate_delta(p0)) < POWER
 
 
-def test_drop_rate_spec_uses_at_least_the_required_sample() -> None:
-    """specs/dropout2d/drop-rate.yaml asks for 2^18 decisions: above what power 0.999 needs at every p."""
-    worst = max(stats.required_decisions(p) for p in (0.0009765625, 0.1, 0.25, 1 / 3, 0.5, 0.75, 0.9, 0.999))
-    assert worst <= 2**18
+def test_every_rate_case_is_sized_for_the_power_target() -> None:
+    """Each drop-rate case of every spec uses at least the required sample, and its min_detectable
+    deviation is within rate_delta(p)."""
+    from conformance.checks.masks import _decisions
+    from conformance.spec import load_all
+    specs, _ = load_all()
+    cases = [params for s in specs if s.check in ("drop-rate", "alpha-drop-rate") for params in s.expanded_cases()]
+    assert len(cases) >= 15
+    for params in cases:
+        n, p = _decisions(params), params["p"]
+        assert n >= stats.required_decisions(p)
+        assert stats.min_detectable(n, p) <= stats.rate_delta(p)
+
+
+def test_per_position_p_values_are_the_exact_test_per_row() -> None:
+    rng = np.random.default_rng(3)
+    dropped = rng.random((5, 400)) < 0.3
+    got = stats.per_position_p_values(dropped, 0.3)
+    single = [stats.binom_p_value(int(row.sum()), row.size, 0.3) for row in dropped]
+    assert np.allclose(got, single, rtol=1e-12)
 
 
 @pytest.mark.parametrize("k, n, p0", [(0, 10, 0.5), (3, 10, 0.5), (10, 10, 0.5), (7, 100, 0.1),
@@ -110,7 +137,7 @@ def test_min_detectable_shrinks_with_n(p0: float) -> None:
 
 @pytest.mark.parametrize("p0", [0.1, 0.5, 0.9])
 def test_min_detectable_agrees_with_required_decisions(p0: float) -> None:
-    assert stats.min_detectable(stats.required_decisions(p0), p0) <= DELTA + 1e-6
+    assert stats.min_detectable(stats.required_decisions(p0), p0) <= stats.rate_delta(p0) + 1e-6
 
 
 def test_all_equal_probability() -> None:

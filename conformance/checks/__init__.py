@@ -94,6 +94,10 @@ class CheckContext:
     params: dict[str, Any]
     seed: int
 
+    def session_with_seed(self, seed: int) -> SessionHandle:
+        """A session on exactly this seed (the seeding checks compare raw neighbouring seeds)."""
+        return SessionHandle(self, seed)
+
     def session(self, stream: int = 0) -> SessionHandle:
         """Session `stream` of this test; stream 0 uses the test seed itself."""
         if stream == 0:

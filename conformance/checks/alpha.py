@@ -4,8 +4,8 @@ Alpha dropout (Klambauer et al., "Self-Normalizing Neural Networks") sets a drop
 alpha' = -lambda * alpha (SELU's negative saturation) and then applies y = a * x + b to every
 value, with a = ((1 - p) * (1 + p * alpha'^2))^-1/2 and b = -a * alpha' * p, so that inputs of
 zero mean and unit variance keep them. A dropped value is therefore the constant a * alpha' + b
-(never zero), and the mask is read from the output: the dropped constant is the output's most
-frequent value (kept values a * x + b of a continuous input are distinct).
+(never zero). alpha-values compares every element with both branches of the formula (conformance.exact);
+the checks about the mask read it as the output's most frequent value, which needs no constants.
 """
 from __future__ import annotations
 
@@ -15,26 +15,24 @@ from typing import Any
 import numpy as np
 from scipy.stats import binom
 
-from .. import stats
+from .. import exact, stats
 from ..arrays import dtype_info, widen
 from . import CheckContext, Verdict, check
 from .masks import _axes_false_alarm, _channels_shape, _decisions, varying_axes
 
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
-ALPHA_PRIME = -SELU_SCALE * SELU_ALPHA  # the value a dropped unit takes before the affine map
-VALUE_TOLERANCE_EPS = 8  # affine constants and kept values within 8 eps (relative) of the formula
+ALPHA_PRIME = float(-exact.SELU_SCALE * exact.SELU_ALPHA)  # a dropped unit's value before the affine map
 
 
 def alpha_constants(p: float) -> tuple[float, float, float]:
-    """(a, b, dropped value) of alpha dropout at rate p."""
-    a = ((1.0 - p) * (1.0 + p * ALPHA_PRIME ** 2)) ** -0.5
-    b = -a * ALPHA_PRIME * p
-    return a, b, a * ALPHA_PRIME + b
+    """(a, b, dropped value) of alpha dropout at rate p, as floats (see exact.alpha_constants)."""
+    return tuple(float(c) for c in exact.alpha_constants(p))  # type: ignore[return-value]
 
 
 def dropped_mask(y: np.ndarray) -> tuple[np.ndarray, float]:
-    """(dropped elements, dropped value): the output's most frequent value marks a drop."""
+    """(dropped elements, dropped value): the output's most frequent value marks a drop.
+
+    Used where the mask matters and the constants do not (axes, rate, gradient, non-finite), so a
+    framework with other constants is still judged on its mask. See _mode_misread for its bound."""
     values, counts = np.unique(widen(y), return_counts=True)
     if counts.max() < 2:
         return np.zeros(y.shape, dtype=bool), math.nan
@@ -42,46 +40,81 @@ def dropped_mask(y: np.ndarray) -> tuple[np.ndarray, float]:
     return widen(y) == value, value
 
 
-def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """Least-squares a, b of y = a * x + b and the largest residual."""
-    slope, intercept = np.polyfit(x, y, 1)
-    return float(slope), float(intercept), float(np.abs(y - (slope * x + intercept)).max())
+def _mode_misread(elements: int, decisions: int, p: float, dtype: str = "float32") -> float:
+    """Bound on P(the most frequent output value is not the dropped one) for a conforming implementation.
+
+    Inputs are uniform on [0.5, 2) rounded to `dtype`. The mode is misread only if some kept output
+    value has at least as many preimages as there are dropped elements D (D >= the dropped
+    decisions). For any m: P(D <= m) + P(some kept output value has > m preimages). Inputs mapping to
+    one output lie in an interval of width w <= ulp(out)/a + 2 ulp(in), hit with probability
+    q <= w / 1.5; over the (at most 2-fold overlapping) intervals, P(> m preimages somewhere)
+    <= 2 C(n, m+1) q^m. Minimised over m."""
+    a, b, _ = alpha_constants(p)
+    eps = dtype_info(dtype).eps
+    top = 2 * a + b  # largest kept output
+    q = (2.0 ** math.floor(math.log2(top)) * eps / a + 2 * eps) / 1.5
+    best = 1.0
+    for m in range(1, min(200, elements + 1)):
+        crowded = 0.0 if m + 1 > elements else 2 * math.exp(
+            math.lgamma(elements + 1) - math.lgamma(m + 2) - math.lgamma(elements - m) + m * math.log(q))
+        best = min(best, float(binom.cdf(m, decisions, p)) + crowded)
+    return min(best, 1.0)
 
 
 def _too_few(params: dict[str, Any]) -> float:
-    """P(fewer than 2 dropped or fewer than 2 kept values) for a conforming implementation."""
-    n, p = math.prod(params["shape"]), params["p"]
-    return float(binom.cdf(1, n, p) + binom.cdf(1, n, 1 - p)) if 0 < p < 1 else 0.0
+    """P(no dropped or no kept decision): N*C decisions at least (more for element-wise)."""
+    shape, p = params["shape"], params["p"]
+    n = shape[0] * shape[1]
+    return float((1 - p) ** n + p ** n) if 0 < p < 1 else 0.0
+
+
+def classify(x: np.ndarray, y: np.ndarray, p: float, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(kept, dropped, kept_err, dropped_err): each element is kept when it is a x + b within
+    exact.ALPHA_BUDGET, dropped when it is a alpha' + b within it. Inputs are >= 0.5 > alpha', so the two
+    are never both (they lie 2.26 a apart, far beyond the budget)."""
+    a, b, drop_value = exact.alpha_constants(p)
+    bound = exact.ALPHA_BUDGET.relative_bound(dtype)
+    kept_err = exact.affine_error(y, x, a, b) / bound
+    # the dropped value is a alpha' + b: the same affine map at x = alpha'
+    dropped_err = exact.affine_error(y, float(ALPHA_PRIME), a, b) / bound
+    return kept_err <= 1, dropped_err <= 1, kept_err, dropped_err
 
 
 @check("alpha-values", false_alarm=_too_few)
 def alpha_values(ctx: CheckContext) -> Verdict:
-    """Kept values are a*x + b and dropped values a*alpha' + b, with the SELU-preserving a and b."""
+    """Every value is a*x + b (kept) or a*alpha' + b (dropped), element by element (exact.ALPHA_BUDGET)."""
     p, dtype = ctx.params["p"], ctx.params.get("dtype", "float32")
     x = ctx.positive_input(ctx.params["shape"], dtype)
     obs = ctx.session().run(x, p)
     if obs.error:
         return Verdict.unexpected_error(obs, "alpha dropout")
-    dropped, value = dropped_mask(obs.y)
-    kept = ~dropped
-    if dropped.sum() < 2 or kept.sum() < 2:
-        return Verdict(False, {"dropped": int(dropped.sum()), "kept": int(kept.sum())},
-                       "too few dropped or kept values to read the affine map from")
+    kept, dropped, kept_err, dropped_err = classify(x, obs.y, p, dtype)
+    neither = ~(kept | dropped)
+    mode_value = dropped_mask(obs.y)[1]
     a, b, drop_value = alpha_constants(p)
-    fit_a, fit_b, residual = _fit(widen(x)[kept], widen(obs.y)[kept])
-    eps = dtype_info(dtype).eps
-    scale = abs(a) * 2 + abs(b)  # magnitude of kept outputs (x < 2)
-    err = {"a": abs(fit_a - a) / abs(a), "b": abs(fit_b - b) / scale,
-           "dropped_value": abs(value - drop_value) / abs(drop_value), "residual": residual / scale}
-    worst = max(err.values()) / eps
-    observed = {"a": round(fit_a, 7), "b": round(fit_b, 7), "dropped_value": round(value, 7),
-                "zero_dropped": value == 0.0, "max_error_eps": round(worst, 2)}
-    return Verdict(worst <= VALUE_TOLERANCE_EPS, observed,
-                   f"kept = {fit_a:.6g} x + {fit_b:.6g}, dropped = {value:.6g} (expected {a:.6g} x + {b:.6g}, "
-                   f"{drop_value:.6g}); worst error {worst:.3g} eps", warnings=obs.warnings)
+    # worst error, in units of the budget, of each element against the branch it is closest to
+    worst = float(np.minimum(kept_err, dropped_err).max())
+    budget_eps = exact.ALPHA_BUDGET.relative_bound(dtype) / dtype_info(dtype).eps
+    observed = {"kept": int(kept.sum()), "dropped": int(dropped.sum()), "neither": int(neither.sum()),
+                "most_frequent_value": None if math.isnan(mode_value) else round(mode_value, 7),
+                "zero_dropped": mode_value == 0.0, "max_error_eps": round(worst * budget_eps, 3)}
+    conforms = bool(not neither.any() and kept.any() and dropped.any())
+    why = "" if kept.any() and dropped.any() else "; no kept or no dropped value to check"
+    return Verdict(conforms, observed,
+                   f"{observed['neither']} of {x.size} values are neither a x + b ({a:.6g} x + {b:.6g}) nor the "
+                   f"dropped value {drop_value:.6g} within {budget_eps:.3g} eps of |a x| + |b|; worst error "
+                   f"{observed['max_error_eps']} eps; most frequent value {mode_value:.6g}{why}",
+                   warnings=obs.warnings)
 
 
-@check("alpha-mask-axes", false_alarm=_axes_false_alarm)
+def _misread(params: dict[str, Any], shape: list[int] | None = None) -> float:
+    """_mode_misread for a case: every element a kept candidate, N*C decisions at least."""
+    shape = shape or params["shape"]
+    return _mode_misread(math.prod(shape), shape[0] * shape[1], params.get("p", 0.5),
+                         params.get("dtype", "float32"))
+
+
+@check("alpha-mask-axes", false_alarm=lambda params: _axes_false_alarm(params) + _misread(params))
 def alpha_mask_axes(ctx: CheckContext) -> Verdict:
     """The alpha-dropout mask varies along exactly the claimed axes (element-wise or per channel)."""
     prm = ctx.params
@@ -95,7 +128,8 @@ def alpha_mask_axes(ctx: CheckContext) -> Verdict:
                    f"mask varies along axes {axes}, claim: {claim}", warnings=obs.warnings)
 
 
-@check("alpha-drop-rate", false_alarm=lambda params: stats.ALPHA)
+@check("alpha-drop-rate",
+       false_alarm=lambda params: stats.ALPHA + _misread(params, _channels_shape(_decisions(params), params)))
 def alpha_drop_rate(ctx: CheckContext) -> Verdict:
     """The share of dropped units (elements, or channels for feature alpha dropout) equals p."""
     p = ctx.params["p"]
@@ -111,7 +145,7 @@ def alpha_drop_rate(ctx: CheckContext) -> Verdict:
                    p_value=p_value, n=n, min_detectable=stats.min_detectable(n, p), warnings=obs.warnings)
 
 
-@check("alpha-gradient", false_alarm=_too_few)
+@check("alpha-gradient", false_alarm=lambda params: _too_few(params) + _misread(params))
 def alpha_gradient(ctx: CheckContext) -> Verdict:
     """d(sum y)/dx is a on kept units and 0 on dropped ones, with the forward pass's mask."""
     p, dtype = ctx.params["p"], ctx.params.get("dtype", "float32")
@@ -124,21 +158,24 @@ def alpha_gradient(ctx: CheckContext) -> Verdict:
     if dropped.sum() < 2 or kept.sum() < 2:
         return Verdict(False, {"dropped": int(dropped.sum()), "kept": int(kept.sum())},
                        "too few dropped or kept values to read the mask from")
-    a = alpha_constants(p)[0]
+    a = exact.alpha_constants(p)[0]
     g = widen(obs.grad)
     wrong_dropped = int(np.count_nonzero(g[dropped]))
-    err_eps = float((np.abs(g[kept] - a) / a).max()) / dtype_info(dtype).eps
+    # d(sum y)/dx = a on kept units: a's derivation and cast (within ALPHA_BUDGET); the product
+    # with the upstream gradient 1 and the mask is exact
+    err_eps = float(exact.affine_error(g[kept], 1.0, a).max()) / dtype_info(dtype).eps
+    tolerance = exact.ALPHA_BUDGET.relative_bound(dtype) / dtype_info(dtype).eps
     observed = {"grad_nonzero_where_dropped": wrong_dropped, "max_error_eps": round(err_eps, 3),
                 "median_grad_kept": float(np.median(g[kept]))}
-    ok = wrong_dropped == 0 and err_eps <= VALUE_TOLERANCE_EPS
+    ok = wrong_dropped == 0 and err_eps <= tolerance
     return Verdict(ok, observed, f"gradient on kept values {observed['median_grad_kept']:.6g} (expected a = "
-                   f"{a:.6g}), nonzero where dropped: {wrong_dropped}", warnings=obs.warnings)
+                   f"{float(a):.6g}), nonzero where dropped: {wrong_dropped}", warnings=obs.warnings)
 
 
 def _alpha_non_finite_false_alarm(params: dict[str, Any]) -> float:
     from .values import _channel_false_alarm
     # a case is either the channel variant (feature alpha dropout) or the element one: the larger bound holds
-    return max(_channel_false_alarm(params), stats.ALPHA)
+    return max(_channel_false_alarm(params), stats.ALPHA) + _misread(params)
 
 
 @check("alpha-non-finite", false_alarm=_alpha_non_finite_false_alarm)

@@ -13,7 +13,7 @@ from . import CheckContext, Observation, Verdict, check
 
 def channel_states(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(dropped, mixed) per (N, C) channel of a logical output from nonzero inputs."""
-    zero = widen(y).reshape(y.shape[0], y.shape[1], -1) == 0
+    zero = (np.asarray(y) == 0).reshape(y.shape[0], y.shape[1], -1)
     dropped = zero.all(axis=2)
     mixed = zero.any(axis=2) & ~dropped
     return dropped, mixed
@@ -40,12 +40,14 @@ def channel_granularity(ctx: CheckContext) -> Verdict:
 
 
 def _axes_false_alarm(params: dict[str, Any]) -> float:
-    """P(a claimed varying axis looks constant) at p = 0.5, for a mask varying exactly as claimed."""
-    shape, axes = params["shape"], params.get("claim_axes") or []
+    """P(a claimed varying axis looks constant) for a mask varying exactly as claimed: along axis a,
+    each of the others = prod(other claimed axes) lines of n = shape[a] decisions is constant with
+    probability p^n + (1-p)^n, and the axis looks constant only if every line is."""
+    shape, axes, p = params["shape"], params.get("claim_axes") or [], params.get("p", 0.5)
     total = 0.0
     for a in axes:
         others = math.prod(shape[b] for b in axes if b != a)
-        total += 2.0 ** ((1 - shape[a]) * others)
+        total += (p ** shape[a] + (1 - p) ** shape[a]) ** others
     return total
 
 
@@ -95,6 +97,29 @@ def drop_rate(ctx: CheckContext) -> Verdict:
                    p_value=p_value, n=n, min_detectable=stats.min_detectable(n, p), warnings=obs.warnings)
 
 
+def _pairs_verdict(a: np.ndarray, b: np.ndarray, p: float, across: str, scan_lags: bool,
+                   warnings: list[str]) -> Verdict:
+    """Fisher exact test on position-aligned pairs of two decision sequences; with scan_lags also a
+    Bonferroni scan over every lag, which catches one stream reused at an offset (alpha split in two)."""
+    p_value, table = stats.fisher_pairs(a, b)
+    n = int(a.size)
+    agree = float((a == b).mean())
+    expected_agree = p * p + (1 - p) * (1 - p)
+    observed: dict[str, Any] = {"agreement": round(agree, 6), "table": table.tolist()}
+    message = (f"paired decisions across {across} agree {agree:.4f} (independent: {expected_agree:.4f}), "
+               f"Fisher p-value {p_value:.3g}")
+    conforms = p_value > stats.ALPHA
+    if scan_lags:
+        max_lag = a.size // 2
+        bound, lag = stats.lag_scan(a, b, max_lag)
+        adjusted = min(1.0, bound * 2 * max_lag)
+        conforms = p_value > stats.ALPHA / 2 and adjusted > stats.ALPHA / 2
+        observed.update(worst_lag=lag, lag_p_bound=adjusted)
+        message += f"; lag scan over +-{max_lag}: worst lag {lag}, adjusted p-value bound {adjusted:.3g}"
+    return Verdict(conforms, observed, message, p_value=p_value, n=n,
+                   min_detectable=stats.detectable_correlation(n), warnings=warnings)
+
+
 @check("independence", false_alarm=lambda params: stats.ALPHA)
 def independence(ctx: CheckContext) -> Verdict:
     """Drop decisions are independent across batch samples, channels, or successive calls (Fisher exact).
@@ -105,36 +130,132 @@ def independence(ctx: CheckContext) -> Verdict:
     pairs = ctx.params.get("pairs", 2**17)
     session = ctx.session()
     if axis == "calls":
-        shape = _channels_shape(pairs, ctx.params)
-        x = ctx.positive_input(shape, "float32")
+        x = ctx.positive_input(_channels_shape(pairs, ctx.params), "float32")
         first, second = session.run(x, p), session.run(x, p)
         if first.error or second.error:
             return Verdict.unexpected_error(first if first.error else second, "dropout")
         a, b = channel_states(first.y)[0], channel_states(second.y)[0]
-    else:
-        shape = _channels_shape(2 * pairs, ctx.params)
-        obs = session.run(ctx.positive_input(shape, "float32"), p)
+        return _pairs_verdict(a, b, p, "calls", True, first.warnings)
+    obs = session.run(ctx.positive_input(_channels_shape(2 * pairs, ctx.params), "float32"), p)
+    if obs.error:
+        return Verdict.unexpected_error(obs, "dropout")
+    dropped = channel_states(obs.y)[0]
+    a, b = (dropped[0::2], dropped[1::2]) if axis == "batch" else (dropped[:, 0::2], dropped[:, 1::2])
+    return _pairs_verdict(a, b, p, axis, False, obs.warnings)
+
+
+def _position_decisions(params: dict[str, Any]) -> int:
+    """Decisions per position: the per-position exact test at ALPHA / positions catches a rate off by
+    position_delta at that one position with power POWER."""
+    return stats.required_decisions(params["p"], params["position_delta"], stats.ALPHA / params["positions"])
+
+
+@check("rate-homogeneity", false_alarm=lambda params: stats.ALPHA)
+def rate_homogeneity(ctx: CheckContext) -> Verdict:
+    """The drop rate is p at every batch index (or every channel index): an exact binomial test per
+    index, Bonferroni over the indices, so a rate wrong at one position fails even if the pooled rate holds."""
+    p, axis, positions = ctx.params["p"], ctx.params["axis"], ctx.params["positions"]
+    n = _position_decisions(ctx.params)
+    shape = [positions, n, 1, 1] if axis == "batch" else [n, positions, 1, 1]
+    obs = ctx.session().run(ctx.positive_input(shape, "float32"), p)
+    if obs.error:
+        return Verdict.unexpected_error(obs, "dropout")
+    dropped = channel_states(obs.y)[0]
+    per_position = dropped if axis == "batch" else dropped.T  # positions x decisions
+    p_values = stats.per_position_p_values(per_position, p)
+    worst = int(np.argmin(p_values))
+    adjusted = min(1.0, float(p_values[worst]) * positions)
+    rates = per_position.mean(axis=1)
+    observed = {"worst_index": worst, "worst_rate": round(float(rates[worst]), 5),
+                "rate_range": [round(float(rates.min()), 5), round(float(rates.max()), 5)]}
+    return Verdict(adjusted > stats.ALPHA, observed,
+                   f"drop rate per {axis} index in [{rates.min():.4f}, {rates.max():.4f}] (expected {p}); "
+                   f"worst: index {worst} at {rates[worst]:.4f}, Bonferroni-adjusted p-value {adjusted:.3g} "
+                   f"({positions} indices x {n} decisions)",
+                   p_value=adjusted, n=n, min_detectable=stats.min_detectable(n, p, stats.ALPHA / positions),
+                   warnings=obs.warnings)
+
+
+def _neighbour(seed: int) -> int:
+    """seed + 1, within the 31 bits frameworks take without aliasing."""
+    return seed + 1 if seed + 1 < 2**31 else seed - 1
+
+
+@check("seed-independence", false_alarm=lambda params: stats.ALPHA)
+def seed_independence(ctx: CheckContext) -> Verdict:
+    """Streams of neighbouring seeds s and s + 1 are independent: aligned pairs and every lag between them."""
+    p = ctx.params["p"]
+    x = ctx.positive_input(_channels_shape(ctx.params.get("pairs", 2**17), ctx.params), "float32")
+    outs = [ctx.session_with_seed(s).run(x, p) for s in (ctx.seed, _neighbour(ctx.seed))]
+    errors = [o for o in outs if o.error]
+    if errors:
+        return Verdict.unexpected_error(errors[0], "dropout")
+    a, b = (channel_states(o.y)[0] for o in outs)
+    return _pairs_verdict(a, b, p, f"seeds {ctx.seed} and {_neighbour(ctx.seed)}", True, outs[0].warnings)
+
+
+def _collision_false_alarm(params: dict[str, Any]) -> float:
+    """P(two independent streams share a window anywhere): pairs of seeds x pairs of window offsets x
+    P(two windows of independent decisions agree) = (p^2 + (1-p)^2)^window."""
+    k, w = params["seeds"], params["window"]
+    offsets = params["decisions"] - w + 1
+    return k * (k - 1) / 2 * offsets ** 2 * stats.all_equal_probability(params["p"], w)
+
+
+def collision_seeds(seed: int, count: int) -> list[int]:
+    """count distinct 31-bit seeds: half consecutive from `seed`, half spread by hashing."""
+    import hashlib
+    consecutive = [(seed + i) % 2**31 for i in range(count // 2)]
+    spread = [int.from_bytes(hashlib.blake2b(f"{seed}/spread/{i}".encode(), digest_size=8).digest(), "little")
+              % 2**31 for i in range(count)]
+    return list(dict.fromkeys(consecutive + spread))[:count]
+
+
+def shared_windows(streams: np.ndarray, window: int) -> list[tuple[int, int, int, int]]:
+    """(stream i, offset, stream j, offset) for each window of `window` decisions that occurs in two
+    different streams (rows of a boolean array): one example per repeated window value."""
+    windows = np.lib.stride_tricks.sliding_window_view(streams, window, axis=1)  # streams x offsets x window
+    packed = np.ascontiguousarray(np.packbits(windows, axis=2).reshape(-1, (window + 7) // 8))
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    rows = order // windows.shape[1]
+    lowest, highest = np.minimum.reduceat(rows, starts), np.maximum.reduceat(rows, starts)
+    found = []
+    for start, low, high in zip(starts, lowest, highest):
+        if low != high:  # the window value occurs in at least two streams
+            first = order[start]
+            group_end = starts[np.searchsorted(starts, start) + 1] if start != starts[-1] else len(order)
+            other = next(i for i in order[start:group_end] if i // windows.shape[1] != first // windows.shape[1])
+            found.append((int(first // windows.shape[1]), int(first % windows.shape[1]),
+                          int(other // windows.shape[1]), int(other % windows.shape[1])))
+    return found
+
+
+@check("seed-collisions", false_alarm=_collision_false_alarm)
+def seed_collisions(ctx: CheckContext) -> Verdict:
+    """Many distinct seeds give streams that share no window of decisions at any offset."""
+    prm = ctx.params
+    seeds = collision_seeds(ctx.seed, prm["seeds"])
+    x = ctx.positive_input(_channels_shape(prm["decisions"], {**prm, "channels": 64, "spatial": [1, 1]}),
+                           "float32")
+    streams = []
+    for seed in seeds:
+        obs = ctx.session_with_seed(seed).run(x, prm["p"])
         if obs.error:
             return Verdict.unexpected_error(obs, "dropout")
-        dropped = channel_states(obs.y)[0]
-        a, b = (dropped[0::2], dropped[1::2]) if axis == "batch" else (dropped[:, 0::2], dropped[:, 1::2])
-    p_value, table = stats.fisher_pairs(a, b)
-    n = int(a.size)
-    agree = float((a == b).mean())
-    expected_agree = p * p + (1 - p) * (1 - p)
-    observed = {"agreement": round(agree, 6), "table": table.tolist()}
-    message = (f"paired decisions across {axis} agree {agree:.4f} (independent: {expected_agree:.4f}), "
-               f"Fisher p-value {p_value:.3g}")
-    conforms = p_value > stats.ALPHA
-    if axis == "calls":  # alpha split: aligned pairs and a Bonferroni scan over lags, ALPHA / 2 each
-        max_lag = a.size // 2
-        bound, lag = stats.lag_scan(a, b, max_lag)
-        adjusted = min(1.0, bound * 2 * max_lag)
-        conforms = p_value > stats.ALPHA / 2 and adjusted > stats.ALPHA / 2
-        observed.update(worst_lag=lag, lag_p_bound=adjusted)
-        message += f"; lag scan over +-{max_lag}: worst lag {lag}, adjusted p-value bound {adjusted:.3g}"
-    return Verdict(conforms, observed, message,
-                   p_value=p_value, n=n, min_detectable=stats.detectable_correlation(n))
+        streams.append(channel_states(obs.y)[0].ravel())
+    shared = shared_windows(np.array(streams), prm["window"])
+    example = ""
+    if shared:
+        i, oi, j, oj = shared[0]
+        example = (f"; e.g. seed {seeds[i]} at decision {oi} repeats seed {seeds[j]} at decision {oj}"
+                   f" ({'same stream' if oi == oj else f'shifted by {oj - oi}'})")
+    observed = {"seeds": len(seeds), "shared_windows": len(shared), "streams_sharing": len({s[0] for s in shared})}
+    return Verdict(not shared, observed,
+                   f"{len(shared)} windows of {prm['window']} decisions shared between streams of "
+                   f"{len(seeds)} distinct seeds{example}")
 
 
 @check("seeding", false_alarm=lambda params: stats.all_equal_probability(params.get("p", 0.5),
