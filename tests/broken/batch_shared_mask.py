@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.function_adapter import function_adapter
-from tests.broken._common import check_inputs
+from tests.broken._common import check_inputs, scale_kept
 
 
 def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
@@ -19,8 +19,7 @@ def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarr
         return np.zeros_like(x)
     keep = np.random.default_rng(seed).random((1, x.shape[1])) >= p  # BUG: should be (N, C)
     keep = keep.reshape((1, x.shape[1]) + (1,) * (x.ndim - 2))
-    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
-    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+    return scale_kept(x, keep, p)
 
 
 adapter = function_adapter(dropout2d, name="broken-batch-shared-mask")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.function_adapter import function_adapter
-from tests.broken._common import check_inputs
+from tests.broken._common import check_inputs, scale_kept
 
 _STREAM_SEED = 20240601
 _MAX_OFFSET = 1 << 12
@@ -26,9 +26,8 @@ def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarr
     offset = seed % _MAX_OFFSET  # BUG: one shared stream, the seed only picks where to start
     n = x.shape[0] * x.shape[1]
     u = np.random.default_rng(_STREAM_SEED).random(offset + n)[offset:]
-    keep = (u >= p).reshape(x.shape[:2] + (1,) * (x.ndim - 2))
-    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
-    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+    keep = (u >= p).reshape(x.shape[:2])
+    return scale_kept(x, keep, p)
 
 
 adapter = function_adapter(dropout2d, name="broken-offset-stream")

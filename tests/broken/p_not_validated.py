@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.function_adapter import function_adapter
-from tests.broken._common import check_shape_and_dtype
+from tests.broken._common import check_shape_and_dtype, scale_kept
 
 
 def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
@@ -18,9 +18,7 @@ def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarr
     if p >= 1.0:
         return np.zeros_like(x)
     keep = np.random.default_rng(seed).random(x.shape[:2]) >= p
-    keep = keep.reshape(x.shape[:2] + (1,) * (x.ndim - 2))
-    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
-    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+    return scale_kept(x, keep, p)
 
 
 adapter = function_adapter(dropout2d, name="broken-p-not-validated")

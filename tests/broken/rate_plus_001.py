@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.function_adapter import function_adapter
-from tests.broken._common import check_inputs
+from tests.broken._common import check_inputs, scale_kept
 
 
 def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
@@ -19,9 +19,8 @@ def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarr
     if p == 1.0:
         return np.zeros_like(x)
     u = np.random.default_rng(seed).random(x.shape[:2])
-    keep = (u >= p + 0.01).reshape(x.shape[:2] + (1,) * (x.ndim - 2))  # BUG: margin of 0.01
-    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
-    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+    keep = u >= p + 0.01  # BUG: margin of 0.01
+    return scale_kept(x, keep, p)
 
 
 adapter = function_adapter(dropout2d, name="broken-rate-plus-001")

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from conformance.function_adapter import function_adapter
-from tests.broken._common import check_inputs
+from tests.broken._common import check_inputs, scale_kept
 
 SPARSE_BELOW = 0.02  # below this rate, pick the dropped channels instead of testing each one
 HEADROOM = 1.1  # index buffer: 10% more room than the expected number of drops
@@ -40,12 +40,10 @@ def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarr
         return np.zeros_like(x)
     rng = np.random.default_rng(seed)
     if p < SPARSE_BELOW:
-        keep = _sparse_keep(rng, x.shape[0] * x.shape[1], p)
+        keep = _sparse_keep(rng, x.shape[0] * x.shape[1], p).reshape(x.shape[:2])
     else:
         keep = rng.random(x.shape[:2]) >= p
-    keep = keep.reshape(x.shape[:2] + (1,) * (x.ndim - 2))
-    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
-    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+    return scale_kept(x, keep, p)
 
 
 adapter = function_adapter(dropout2d, name="broken-rate-small-p-relative")

@@ -13,17 +13,17 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.function_adapter import function_adapter
-from tests.broken._common import check_inputs
+from tests.broken._common import check_inputs, scale_kept
 
 DITHER = 0.05  # meant: half a step of the fixed-point threshold
 
 
-def _thresholds(count: int, p: float) -> np.ndarray:
+def dithered_thresholds(count: int, p: float) -> np.ndarray:
     thresholds = np.full(count, p)
     if count:
         step = min(DITHER, p, 1.0 - p)  # both rates stay in [0, 1]; the offsets still cancel
-        thresholds[0] += step  # BUG: head lane rounds up by a whole 0.05
-        thresholds[-1] -= step  # BUG: tail lane rounds down by a whole 0.05
+        thresholds[0] += step  # BUG: the head lane (or sample) rounds up by a whole 0.05
+        thresholds[-1] -= step  # BUG: the tail lane (or sample) rounds down by a whole 0.05
     return thresholds
 
 
@@ -34,10 +34,8 @@ def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarr
     if p == 1.0:
         return np.zeros_like(x)
     u = np.random.default_rng(seed).random(x.shape[:2])
-    keep = u >= _thresholds(x.shape[1], p)[None, :]
-    keep = keep.reshape(x.shape[:2] + (1,) * (x.ndim - 2))
-    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
-    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+    keep = u >= dithered_thresholds(x.shape[1], p)[None, :]
+    return scale_kept(x, keep, p)
 
 
 adapter = function_adapter(dropout2d, name="broken-rate-varies-by-channel")

@@ -13,18 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.function_adapter import function_adapter
-from tests.broken._common import check_inputs
-
-DITHER = 0.05  # meant: half a step of the fixed-point threshold
-
-
-def _thresholds(count: int, p: float) -> np.ndarray:
-    thresholds = np.full(count, p)
-    if count:
-        step = min(DITHER, p, 1.0 - p)  # both rates stay in [0, 1]; the offsets still cancel
-        thresholds[0] += step  # BUG: head sample rounds up by a whole 0.05
-        thresholds[-1] -= step  # BUG: tail sample rounds down by a whole 0.05
-    return thresholds
+from tests.broken._common import check_inputs, scale_kept
+from tests.broken.rate_varies_by_channel import dithered_thresholds  # the same dither, on the batch axis
 
 
 def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
@@ -34,10 +24,8 @@ def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarr
     if p == 1.0:
         return np.zeros_like(x)
     u = np.random.default_rng(seed).random(x.shape[:2])
-    keep = u >= _thresholds(x.shape[0], p)[:, None]
-    keep = keep.reshape(x.shape[:2] + (1,) * (x.ndim - 2))
-    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
-    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+    keep = u >= dithered_thresholds(x.shape[0], p)[:, None]
+    return scale_kept(x, keep, p)
 
 
 adapter = function_adapter(dropout2d, name="broken-rate-varies-by-sample")

@@ -16,7 +16,7 @@ import numpy as np
 
 from conformance.api import Adapter, Device, Session
 from conformance.function_adapter import function_adapter
-from tests.broken._common import check_inputs
+from tests.broken._common import check_inputs, scale_kept
 
 NAME = "broken-seed-as-offset"
 _KEY = 0x5EED_0FF5E7  # fixed for every seed
@@ -44,9 +44,8 @@ class CounterGenerator:
         if p == 1.0:
             return np.zeros_like(x)
         u = self.uniforms(x.shape[0] * x.shape[1]).reshape(x.shape[:2])
-        keep = (u >= p).reshape(x.shape[:2] + (1,) * (x.ndim - 2))
-        scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
-        return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+        keep = u >= p
+        return scale_kept(x, keep, p)
 
 
 class SeedAsOffsetAdapter(Adapter):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.function_adapter import function_adapter
-from tests.broken._common import check_inputs
+from tests.broken._common import check_inputs, scale_kept
 
 SEED_BITS = 12
 
@@ -24,9 +24,8 @@ def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarr
     if p == 1.0:
         return np.zeros_like(x)
     rng = np.random.default_rng(seed % (1 << SEED_BITS))  # BUG: the high bits of the seed are lost
-    keep = (rng.random(x.shape[:2]) >= p).reshape(x.shape[:2] + (1,) * (x.ndim - 2))
-    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
-    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+    keep = rng.random(x.shape[:2]) >= p
+    return scale_kept(x, keep, p)
 
 
 adapter = function_adapter(dropout2d, name="broken-seed-low-bits")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.function_adapter import function_adapter
-from tests.broken._common import check_inputs
+from tests.broken._common import check_inputs, scale_kept
 
 
 def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
@@ -27,8 +27,7 @@ def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarr
         return np.zeros_like(x)
     keep = np.random.default_rng(seed).random(channels) >= p
     keep = keep.reshape(channels + (1,) * (x.ndim - len(channels)))
-    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
-    return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)
+    return scale_kept(x, keep, p)
 
 
 adapter = function_adapter(dropout2d, name="broken-squeeze-unit-batch")
