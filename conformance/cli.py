@@ -174,10 +174,10 @@ def _run_target(ref: str, target: dict[str, Any], args, salt: str, workdir: Path
     cmd = _target_command(ref, target, args, salt, jsonl)
     started = time.monotonic()
     with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(cmd, stdout=out if not args.verbose else None, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        why = None
-        try:
+        proc, why = None, None
+        try:  # an interrupt while the target starts must not leave it running either
+            proc = subprocess.Popen(cmd, stdout=out if not args.verbose else None, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
             while proc.poll() is None:
                 plan, found = _read_jsonl(jsonl)
                 progress.update(label, len(found), len((plan or {}).get("tests", [])) or None)
@@ -188,8 +188,9 @@ def _run_target(ref: str, target: dict[str, Any], args, salt: str, workdir: Path
                 time.sleep(0.2)
             proc.wait()
         except KeyboardInterrupt:
-            proc.kill()
-            proc.wait()
+            if proc is not None:
+                proc.kill()
+                proc.wait()
             raise
     plan, found = _read_jsonl(jsonl)
     progress.update(label, len(found), len((plan or {}).get("tests", [])) or None, finished=True)
