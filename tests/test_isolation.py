@@ -47,9 +47,12 @@ def test_hanging_target_times_out_into_errors(tmp_path):
 
 def test_interrupt_keeps_results_already_gathered(tmp_path):
     out = tmp_path / "out"
+    # Ctrl-C as at a terminal: a shell's background job inherits SIGINT ignored (then Python never
+    # raises KeyboardInterrupt), so the CLI gets the default disposition whatever ran this test.
     proc = subprocess.Popen(cli("--framework", "reference", "--adapter", f"{FIXTURE}:hanging",
                                 "--spec", "dropout2d-drop-rate", "--out", str(out)),
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     results = out / "results.json"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
