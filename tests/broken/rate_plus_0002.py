@@ -8,21 +8,7 @@ Breaks: drop-rate only.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from conformance.function_adapter import function_adapter
-from tests.broken._common import check_inputs, scale_kept
+from tests.broken.rate_plus_001 import with_margin
 
-
-def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
-    check_inputs(x, p)
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return np.zeros_like(x)
-    u = np.random.default_rng(seed).random(x.shape[:2])
-    keep = u >= p + 0.002  # BUG: margin of 0.002
-    return scale_kept(x, keep, p)
-
-
-adapter = function_adapter(dropout2d, name="broken-rate-plus-0002")
+adapter = function_adapter(with_margin(0.002), name="broken-rate-plus-0002")
