@@ -27,13 +27,18 @@ def rate_delta(p: float) -> float:
 
 def binom_p_value(k: int, n: int, p0: float) -> float:
     """Exact two-sided (equal-tailed) binomial test: 2 * min(P(X <= k), P(X >= k))."""
+    return float(binom_p_values(np.asarray(k), n, p0))
+
+
+def binom_p_values(k: np.ndarray, n: int, p0: float) -> np.ndarray:
+    """binom_p_value for an array of counts k, each out of n."""
     if p0 <= 0.0:
-        return 1.0 if k == 0 else 0.0
+        return np.where(k == 0, 1.0, 0.0)
     if p0 >= 1.0:
-        return 1.0 if k == n else 0.0
+        return np.where(k == n, 1.0, 0.0)
     lower = stats.binom.cdf(k, n, p0)
     upper = stats.binom.sf(k - 1, n, p0)
-    return float(min(1.0, 2.0 * min(lower, upper)))
+    return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
 
 
 @lru_cache(maxsize=None)
@@ -88,11 +93,7 @@ def min_detectable(n: int, p0: float, alpha: float = ALPHA, target: float = POWE
 
 def per_position_p_values(dropped: np.ndarray, p0: float) -> np.ndarray:
     """Exact two-sided binomial p-value of each position's drop count (dropped: positions x trials)."""
-    n = dropped.shape[1]
-    k = dropped.sum(axis=1)
-    lower = stats.binom.cdf(k, n, p0)
-    upper = stats.binom.sf(k - 1, n, p0)
-    return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
+    return binom_p_values(dropped.sum(axis=1), dropped.shape[1], p0)
 
 
 def fisher_pairs(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:

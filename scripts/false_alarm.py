@@ -341,6 +341,38 @@ def resolve_frameworks(names: list[str]) -> tuple[list[str], set[str]]:
     return refs, from_all - set(n for n in names if n != "all")
 
 
+Planned = list[tuple[str, list[tuple[Target, list[Case]]]]]
+
+
+def plan(refs: list[str], quiet: set[str], args: argparse.Namespace,
+         specs: list[Spec]) -> tuple[Planned, list[dict[str, str]], bool]:
+    """(framework -> its targets and cases, skipped frameworks, whether a framework named on the command
+    line is missing). A framework that `all` brought in is skipped quietly when it cannot run here;
+    an unknown name raises UsageError."""
+    planned: Planned = []
+    skipped: list[dict[str, str]] = []
+    missing_named = False
+    for ref in refs:
+        try:
+            adapter = load_adapter(ref)
+            targets = targets_for(adapter, ref, args.device, args.mode)
+        except UsageError as exc:
+            if ref not in quiet:
+                raise
+            why = str(exc)
+        except Exception as exc:  # noqa: BLE001 - not installed here, or crashes while loading
+            why = str(exc) if isinstance(exc, Unavailable) else f"{type(exc).__name__}: {exc}"
+            missing_named = missing_named or ref not in quiet
+        else:
+            if targets:
+                planned.append((ref, [(t, build_cases(t, args.spec, specs)) for t in targets]))
+                continue
+            why = f"{adapter.name} offers no {args.mode} mode on {args.device}"
+        print(f"{ref}: skipped ({why})")
+        skipped.append({"framework": ref, "why": why})
+    return planned, skipped, missing_named
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--framework", action="append", default=[],
@@ -367,37 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     for err in spec_errors:
         print(f"malformed spec (not rerun; counts as a failure): {err}")
 
-    summaries: list[dict[str, Any]] = []
-    skipped: list[dict[str, str]] = []
-    missing_named = False
-    planned: list[tuple[str, list[tuple[Target, list[Case]]]]] = []
-    for ref in refs:
-        try:
-            adapter = load_adapter(ref)
-            targets = targets_for(adapter, ref, args.device, args.mode)
-        except UsageError as exc:
-            if ref in quiet:
-                print(f"{ref}: skipped ({exc})")
-                skipped.append({"framework": ref, "why": str(exc)})
-                continue
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except Unavailable as exc:
-            print(f"{ref}: skipped ({exc})")
-            skipped.append({"framework": ref, "why": str(exc)})
-            missing_named = missing_named or ref not in quiet
-            continue
-        except Exception as exc:  # noqa: BLE001 - an adapter that crashes while loading
-            print(f"{ref}: skipped ({type(exc).__name__}: {exc})")
-            skipped.append({"framework": ref, "why": f"{type(exc).__name__}: {exc}"})
-            missing_named = missing_named or ref not in quiet
-            continue
-        if not targets:
-            why = f"{adapter.name} offers no {args.mode} mode on {args.device}"
-            print(f"{ref}: skipped ({why})")
-            skipped.append({"framework": adapter.name, "mode": args.mode, "why": why})
-            continue
-        planned.append((ref, [(t, build_cases(t, args.spec, specs)) for t in targets]))
+    try:
+        planned, skipped, missing_named = plan(refs, quiet, args, specs)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not planned:
         print("error: no framework to run", file=sys.stderr)
         return 2
@@ -406,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
 
+    summaries: list[dict[str, Any]] = []
     started = time.monotonic()
     for ref, chosen in planned:
         pool = Pool(ref, args.spec, args.jobs)

@@ -68,7 +68,8 @@ def _too_few(params: dict[str, Any]) -> float:
     return float((1 - p) ** n + p ** n) if 0 < p < 1 else 0.0
 
 
-def classify(x: np.ndarray, y: np.ndarray, p: float, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def classify(x: np.ndarray, y: np.ndarray, p: float,
+             dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(kept, dropped, kept_err, dropped_err): each element is kept when it is a x + b within
     exact.ALPHA_BUDGET, dropped when it is a alpha' + b within it. Inputs are >= 0.5 > alpha', so the two
     are never both (they lie 2.26 a apart, far beyond the budget)."""

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import stats
 from ..arrays import same_values, widen
+from ..seeding import derive_seed
 from . import CheckContext, Observation, Verdict, check
 
 
@@ -203,11 +204,9 @@ def _collision_false_alarm(params: dict[str, Any]) -> float:
 
 
 def collision_seeds(seed: int, count: int) -> list[int]:
-    """count distinct 31-bit seeds: half consecutive from `seed`, half spread by hashing."""
-    import hashlib
+    """count distinct 31-bit seeds: half consecutive from `seed`, half spread over the range by hashing."""
     consecutive = [(seed + i) % 2**31 for i in range(count // 2)]
-    spread = [int.from_bytes(hashlib.blake2b(f"{seed}/spread/{i}".encode(), digest_size=8).digest(), "little")
-              % 2**31 for i in range(count)]
+    spread = [derive_seed(str(seed), f"spread/{i}") for i in range(count)]
     return list(dict.fromkeys(consecutive + spread))[:count]
 
 
@@ -215,21 +214,21 @@ def shared_windows(streams: np.ndarray, window: int) -> list[tuple[int, int, int
     """(stream i, offset, stream j, offset) for each window of `window` decisions that occurs in two
     different streams (rows of a boolean array): one example per repeated window value."""
     windows = np.lib.stride_tricks.sliding_window_view(streams, window, axis=1)  # streams x offsets x window
+    offsets = windows.shape[1]
     packed = np.ascontiguousarray(np.packbits(windows, axis=2).reshape(-1, (window + 7) // 8))
     keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys, kind="stable")  # equal windows become runs [start, end) of `order`
     ordered = keys[order]
     starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-    rows = order // windows.shape[1]
-    lowest, highest = np.minimum.reduceat(rows, starts), np.maximum.reduceat(rows, starts)
+    ends = np.append(starts[1:], len(order))
+    rows = order // offsets
     found = []
-    for start, low, high in zip(starts, lowest, highest):
+    for start, end, low, high in zip(starts, ends, np.minimum.reduceat(rows, starts),
+                                     np.maximum.reduceat(rows, starts)):
         if low != high:  # the window value occurs in at least two streams
             first = order[start]
-            group_end = starts[np.searchsorted(starts, start) + 1] if start != starts[-1] else len(order)
-            other = next(i for i in order[start:group_end] if i // windows.shape[1] != first // windows.shape[1])
-            found.append((int(first // windows.shape[1]), int(first % windows.shape[1]),
-                          int(other // windows.shape[1]), int(other % windows.shape[1])))
+            other = next(i for i in order[start:end] if i // offsets != first // offsets)
+            found.append((int(first // offsets), int(first % offsets), int(other // offsets), int(other % offsets)))
     return found
 
 

@@ -14,7 +14,6 @@ from . import CheckContext, Verdict, check, output_dtype_matches
 from .masks import channel_states
 
 
-
 def _scale_errors(x: np.ndarray, y: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
     """(kept, error of each kept value against x / (1 - p), in eps of the dtype, relative).
 
