@@ -134,13 +134,16 @@ def run_case(case: Case, salt: str, overrides: list[Override] = (),
     seed = derive_seed(salt, case.test_id)
     expectation, expectation_source = expectation_for(case, list(overrides))
     verdict, not_offered, status, message = None, None, None, ""
-    try:
-        ctx = CheckContext(t.adapter, t.device, t.mode, case.op, case.params, seed)
-        verdict = CHECKS[case.spec.check].fn(ctx)
-    except NotOffered as exc:
-        not_offered = str(exc)
-    except Exception as exc:  # noqa: BLE001 - a crash in the adapter or check is an 'error' result
-        status, message = "error", f"{type(exc).__name__}: {exc}"
+    if case.op not in t.adapter.ops():  # the engine, not each adapter, skips unlisted ops
+        not_offered = f"{t.adapter.name} offers no {case.op}"
+    else:
+        try:
+            ctx = CheckContext(t.adapter, t.device, t.mode, case.op, case.params, seed)
+            verdict = CHECKS[case.spec.check].fn(ctx)
+        except NotOffered as exc:
+            not_offered = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a crash in the adapter or check is an 'error' result
+            status, message = "error", f"{type(exc).__name__}: {exc}"
     if status is None:
         status, message = decide(verdict, expectation, not_offered)
     return {
