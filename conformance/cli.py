@@ -1,4 +1,4 @@
-"""Command line: `python -m conformance run|list|report|diff`.
+"""Command line: `python -m conformance run|list|lint|report|diff`.
 
 `run` drives pytest underneath, one subprocess per execution target (framework x device x
 mode), so that a crash or hang in one framework becomes error results for that target while
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import results as res
-from .expectations import ExpectationFileError, load_expectation_files, write_proposals
+from .expectations import EXPECTATIONS_DIR, ExpectationBook, ExpectationFileError, write_proposals
 from .progress import Progress
 from .runner import bare_record
 from .seeding import run_salt
@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     lp = sub.add_parser("list", help="list the specs with their behaviour and sources")
     lp.add_argument("--specs-dir", default=str(SPECS_DIR))
     lp.add_argument("--json", action="store_true", help="machine-readable output")
+    tp = sub.add_parser("lint", help="check the specs and expectation files (unmatched entries, duplicated "
+                                     "reasons, issues cited without a link, sources without a quote)")
+    tp.add_argument("--specs-dir", default=str(SPECS_DIR))
+    tp.add_argument("--expectations-dir", default=str(EXPECTATIONS_DIR))
+    tp.add_argument("files", nargs="*", help="more expectation files to check (an adopter's)")
     rp = sub.add_parser("report", help="merge results files into one self-contained HTML report")
     rp.add_argument("results", nargs="+", help="results.json files")
     rp.add_argument("-o", "--output", default="build/report/index.html")
@@ -75,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args, argv)
         if args.verb == "list":
             return cmd_list(args)
+        if args.verb == "lint":
+            from .lint import lint_command
+            return lint_command(Path(args.specs_dir), Path(args.expectations_dir), [Path(f) for f in args.files])
         if args.verb == "report":
             from reports.html import report_command
             return report_command(args.results, Path(args.output))
@@ -206,7 +214,7 @@ def cmd_run(args, argv: list[str]) -> int:
     refs = _check_refs(args)
     args.expectations = [str(Path(p).resolve()) for p in args.expectations]
     try:
-        overrides = load_expectation_files(args.expectations)
+        book = ExpectationBook.load(args.expectations)
     except ExpectationFileError as exc:
         raise UsageError(str(exc)) from exc
     salt = run_salt(args.salt)
@@ -244,7 +252,7 @@ def cmd_run(args, argv: list[str]) -> int:
     def save() -> None:
         header = res.run_header(salt, targets, false_alarm, argv)
         header["expectation_files"] = args.expectations
-        header["unmatched_expectations"] = _unmatched(overrides, gathered)
+        header["unmatched_expectations"] = _unmatched(book, gathered)
         document = {"run": header, "specs": res.spec_catalog(specs), "results": _dedupe(gathered)}
         res.write_atomic(results_path, document)
 
@@ -269,7 +277,7 @@ def cmd_run(args, argv: list[str]) -> int:
     if args.spec and plans and not any(r.get("spec") for r in results):
         raise UsageError(f"no case matches --spec {' '.join(args.spec)} (see `python -m conformance list`)")
     print_summary(results, false_alarm)
-    for key in _unmatched(overrides, gathered):
+    for key in _unmatched(book, gathered):
         print(f"expectation entry matched no case of this run: {key}")
     if args.update_expectations:
         written = write_proposals(results, Path(args.update_expectations))
@@ -288,12 +296,11 @@ def planned_false_alarm(specs: list, patterns: list[str]) -> float:
     from .checks import CHECKS
     chosen = [s for s in specs if not patterns or any(matches_pattern(s.id, s.id, [p.split("[")[0]])
                                                       for p in patterns)]
-    return sum(CHECKS[s.check].false_alarm(params) * len(s.ops) for s in chosen for params in s.expanded_cases())
+    return sum(CHECKS[s.check].false_alarm(params) for s in chosen for params in s.expanded_cases())
 
 
-def _unmatched(overrides: list, gathered: list[dict[str, Any]]) -> list[str]:
-    used = {r["expected"].get("source") for r in gathered}
-    return [o.key for o in overrides if o.key not in used]
+def _unmatched(book: ExpectationBook, gathered: list[dict[str, Any]]) -> list[str]:
+    return book.unmatched({r["expected"].get("source") for r in gathered})
 
 
 def _unavailable_result(u: dict[str, Any]) -> dict[str, Any]:

@@ -1,97 +1,317 @@
-"""Expectation files: per-implementation expectations kept apart from the specs.
+"""Expectations: what each implementation is expected to do, kept apart from the specs.
 
-An adopter's CI keeps its own file and passes it with ``--expectations FILE``; its entries take
-precedence over the specs' own ``expect:`` entries. Entries that match no case of the run are
-reported (a stale expectation file is a finding too). ``--update-expectations FILE`` writes the
-observed divergences of a run in this format, for review.
+One file per implementation family, `expectations/<framework>.yaml`, in the same format an
+adopter passes with ``--expectations FILE`` (one mechanism). A file lists entries; each entry
+states one finding once (outcome, reason, issue link, what is observed) and where it shows
+(one spec id or glob with `when:`, or several `matches:`):
 
-    framework: mydrop            # default for entries that name none
+    framework: mydrop                # adopter files: the framework the entries are for
+    inherits: [reference]            # files whose entries apply after this file's own
     expectations:
       - spec: dropout2d-non-finite   # spec id or glob
+        when: {op: [dropout2d], mode: [compiled], params: {dtype: float16}}
         outcome: diverges
         reason: our kernel multiplies by the mask, so 0 * NaN stays NaN
         issue: https://github.com/me/mydrop/issues/1
         observed: {nan_in_dropped: nan}
-        when: {mode: [compiled]}
+      - outcome: diverges
+        reason: one cause, seen in several specs
+        matches:
+          - {spec: dropout-scaling, when: {params: {dtype: float64}}}
+          - {spec: dropout-dtype, observed: {dtype: float32}}
+
+The first matching entry wins: adopter files first, then the framework's own file, then the
+files it inherits (depth first). No match means the case is expected to conform.
 """
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .spec import Expectation, When, _matches
+from .spec import Spec
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+Outcome = Literal["conforms", "diverges", "not-offered", "informational"]
+INFORMATIONAL_REASON = ("the frameworks' docs leave this behaviour open; recorded for information, "
+                        "not judged (declare strict=True on the adapter to be held to the reference)")
+_URL = r"^https?://\S+$"
 
 
-class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    spec: str = Field(min_length=1)
-    framework: str | None = None
-    outcome: str
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class When(_Strict):
+    """Conditions on a case; every given field must match."""
+
+    op: list[str] | None = None
+    device: list[str] | None = None  # device labels or kinds, e.g. [cuda]
+    mode: list[Literal["eager", "compiled"]] | None = None
+    version: str | None = None  # PEP 440 specifier, e.g. ">=2.13"
+    params: dict[str, Any] | None = None  # subset of the case parameters
+
+    @field_validator("op")
+    @classmethod
+    def _known_ops(cls, v: list[str] | None) -> list[str] | None:
+        from .api import OPS
+        unknown = [op for op in v or [] if op not in OPS]
+        if unknown:
+            raise ValueError(f"unknown op(s) {unknown}; known: {', '.join(OPS)}")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _specifier(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                SpecifierSet(v)
+            except InvalidSpecifier as exc:
+                raise ValueError(f"not a version specifier: {v!r}") from exc
+        return v
+
+    def matches(self, op: str, params: dict[str, Any], device: str, mode: str, version: str) -> bool:
+        if self.op is not None and op not in self.op:
+            return False
+        if self.device is not None and device not in self.device:
+            return False
+        if self.mode is not None and mode not in self.mode:
+            return False
+        if self.version is not None and not _version_in(version, self.version):
+            return False
+        return all(params.get(k) == v for k, v in (self.params or {}).items())
+
+    def could_match(self, op: str, params: dict[str, Any]) -> bool:
+        """Whether some device, mode and version make this match the case (for lint)."""
+        return (self.op is None or op in self.op) and \
+            all(params.get(k) == v for k, v in (self.params or {}).items())
+
+
+def _version_in(version: str, specifier: str) -> bool:
+    try:
+        return Version(version.split("+")[0]) in SpecifierSet(specifier)
+    except InvalidVersion:
+        return False
+
+
+class Expectation(_Strict):
+    """What a result record carries as `expected` (with the source of the entry)."""
+
+    outcome: Outcome
     reason: str | None = None
-    issue: str | None = None
-    observed: dict[str, Any] | None = None
+    issue: str | None = Field(default=None, pattern=_URL)
+    observed: dict[str, Any] | None = None  # what a divergence looks like (subset of observed)
+
+
+CONFORMS = Expectation(outcome="conforms")
+
+
+class Match(_Strict):
+    spec: str = Field(min_length=1)  # spec id or glob
     when: When | None = None
+    outcome: Outcome | None = None  # default: the entry's
+    observed: dict[str, Any] | None = None  # default: the entry's
 
 
-class _File(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    framework: str | None = None
-    expectations: list[_Entry] = Field(default_factory=list)
+class Entry(_Strict):
+    spec: str | None = Field(default=None, min_length=1)
+    when: When | None = None
+    matches: list[Match] | None = Field(default=None, min_length=1)
+    framework: str | None = None  # default: the file's
+    outcome: Outcome
+    reason: str | None = None
+    issue: str | None = Field(default=None, pattern=_URL)
+    observed: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _where_and_why(self) -> "Entry":
+        if (self.spec is None) == (self.matches is None):
+            raise ValueError("give either 'spec' (with an optional 'when') or 'matches', not both")
+        if self.matches is not None and self.when is not None:
+            raise ValueError("'when' belongs inside each of 'matches'")
+        outcomes = {self.outcome} | {m.outcome for m in self.matches or [] if m.outcome}
+        if outcomes - {"conforms"} and not self.reason:
+            raise ValueError(f"an expected '{sorted(outcomes - {'conforms'})[0]}' needs a 'reason'")
+        return self
+
+    def expanded(self) -> list[Match]:
+        return self.matches if self.matches is not None else [Match(spec=self.spec, when=self.when)]
+
+
+class ExpectationFile(_Strict):
+    framework: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    inherits: list[str] = Field(default_factory=list)
+    expectations: list[Entry] = Field(default_factory=list)
 
 
 class ExpectationFileError(Exception):
-    pass
+    """A malformed expectation file; the message names the file, the entry and the field."""
 
 
 @dataclass(frozen=True)
-class Override:
-    key: str  # FILE#index, to report entries that matched nothing
+class Rule:
+    """One place an entry applies, flattened: the unit of matching."""
+
+    key: str  # FILE#entry or FILE#entry.match: where a result's expectation came from
     spec: str
-    framework: str
+    when: When | None
+    framework: str | None
     expectation: Expectation
 
+    def applies(self, spec_id: str, op: str, params: dict[str, Any], device: str, mode: str,
+                version: str) -> bool:
+        return fnmatch.fnmatchcase(spec_id, self.spec) and \
+            (self.when is None or self.when.matches(op, params, device, mode, version))
 
-def load_expectation_file(path: Path) -> list[Override]:
+
+def _display(path: Path) -> str:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        parsed = _File.model_validate(data)
-    except (OSError, yaml.YAMLError) as exc:
+        return str(path.resolve().relative_to(EXPECTATIONS_DIR.parent))
+    except ValueError:
+        return str(path)
+
+
+def _error_location(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    loc = list(first["loc"])
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    return f"field {where or '<root>'!r}: {first['msg']}"
+
+
+def read_file(path: Path) -> ExpectationFile:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
         raise ExpectationFileError(f"{path}: cannot read expectations: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ExpectationFileError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from exc
+    except Exception as exc:  # noqa: BLE001 - e.g. YAML recursion bombs
+        raise ExpectationFileError(f"{path}: unreadable YAML: {type(exc).__name__}") from exc
+    if not isinstance(data, dict):
+        raise ExpectationFileError(f"{path}: must be a mapping with 'expectations:', got {type(data).__name__}")
+    try:
+        return ExpectationFile.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ExpectationFileError(f"{path}: field {where!r}: {first['msg']}") from exc
-    overrides = []
-    for index, entry in enumerate(parsed.expectations):
-        framework = entry.framework or parsed.framework
-        if framework is None:
-            raise ExpectationFileError(f"{path}: expectations[{index}] ({entry.spec}): no framework given")
-        try:
-            expectation = Expectation(outcome=entry.outcome, reason=entry.reason, issue=entry.issue,
-                                      observed=entry.observed, when=entry.when)
-        except ValidationError as exc:
-            msg = exc.errors()[0]["msg"]
-            raise ExpectationFileError(f"{path}: expectations[{index}] ({entry.spec}): {msg}") from exc
-        overrides.append(Override(f"{path}#{index}", entry.spec, framework, expectation))
-    return overrides
+        raise ExpectationFileError(f"{path}: {_error_location(exc)}") from exc
 
 
-def load_expectation_files(paths: list[str]) -> list[Override]:
-    return [o for p in paths for o in load_expectation_file(Path(p))]
+def rules_of(parsed: ExpectationFile, path: Path, framework: str | None) -> list[Rule]:
+    """The file's own rules, in order; `framework` is who they are for when no entry says."""
+    rules = []
+    for i, entry in enumerate(parsed.expectations):
+        base = Expectation(outcome=entry.outcome, reason=entry.reason, issue=entry.issue, observed=entry.observed)
+        matches = entry.expanded()
+        for j, match in enumerate(matches):
+            key = f"{_display(path)}#{i}" + (f".{j}" if entry.matches is not None else "")
+            expectation = base.model_copy(update={k: v for k, v in
+                                                  (("outcome", match.outcome), ("observed", match.observed))
+                                                  if v is not None})
+            rules.append(Rule(key, match.spec, match.when, entry.framework or framework, expectation))
+    return rules
 
 
-def find_override(overrides: list[Override], spec_id: str, framework: str, device: str, mode: str,
-                  version: str, params: dict[str, Any]) -> Override | None:
-    for o in overrides:
-        if o.framework == framework and fnmatch.fnmatchcase(spec_id, o.spec) and \
-                _matches(o.expectation.when, device, mode, version, params):
-            return o
-    return None
+@dataclass
+class ExpectationBook:
+    """Every expectation of a run: adopter files first, then the built-in per-framework files."""
+
+    overrides: list[Rule] = field(default_factory=list)
+    builtin: dict[str, list[Rule]] = field(default_factory=dict)  # framework -> own + inherited rules
+    adopter_keys: list[str] = field(default_factory=list)  # the adopter files' own entries
+
+    @classmethod
+    def load(cls, files: list[str] = (), directory: Path = EXPECTATIONS_DIR) -> "ExpectationBook":
+        builtin = load_directory(directory)
+        overrides, own = [], []
+        for f in files:
+            rules, inherited = load_override_file(Path(f), directory)
+            overrides += rules + inherited
+            own += [r.key for r in rules]
+        return cls(overrides, builtin, own)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=1)
+    def shipped() -> "ExpectationBook":
+        """The built-in files alone (no adopter files), loaded once per process."""
+        return ExpectationBook.load()
+
+    def unmatched(self, used_keys: set[str]) -> list[str]:
+        """Adopter entries no case of the run used (a stale expectation file is a finding too)."""
+        return [key for key in self.adopter_keys if key not in used_keys]
+
+    def lookup(self, spec: Spec, op: str, params: dict[str, Any], framework: str, fallback: str | None,
+               strict: bool, device: str, mode: str, version: str) -> tuple[Expectation, str]:
+        """The expectation for one case on one target, and the key of the entry it came from.
+
+        A framework without a file of its own takes `fallback`'s (function adapters take the
+        reference's); on behaviours the docs leave open (contract informational) it is then
+        recorded, not judged, unless `strict`.
+        """
+        def first(rules: list[Rule]) -> Rule | None:
+            return next((r for r in rules if r.applies(spec.id, op, params, device, mode, version)), None)
+
+        found = first([r for r in self.overrides if r.framework == framework])
+        if found is not None:
+            return found.expectation, found.key
+        rules = self.builtin.get(framework)
+        if rules is None and fallback is not None:
+            if spec.contract == "informational" and not strict:
+                return Expectation(outcome="informational", reason=INFORMATIONAL_REASON), "contract"
+            rules = self.builtin.get(fallback, [])
+        found = first(rules or [])
+        return (found.expectation, found.key) if found is not None else (CONFORMS, "default")
+
+
+def _resolve(name: str, files: dict[str, tuple[Path, ExpectationFile]], chain: tuple[str, ...]) -> list[Rule]:
+    if name in chain:
+        raise ExpectationFileError(f"{files[chain[0]][0]}: inherits form a cycle: {' -> '.join(chain + (name,))}")
+    if name not in files:
+        raise ExpectationFileError(f"{files[chain[-1]][0]}: field 'inherits': no expectations file {name!r} "
+                                   f"(known: {', '.join(sorted(files))})")
+    path, parsed = files[name]
+    own = rules_of(parsed, path, framework=None)
+    return own + [r for parent in parsed.inherits for r in _resolve(parent, files, chain + (name,))]
+
+
+def read_directory(directory: Path = EXPECTATIONS_DIR) -> dict[str, tuple[Path, ExpectationFile]]:
+    files = {}
+    for path in sorted(directory.glob("*.yaml")):
+        parsed = read_file(path)
+        if parsed.framework not in (None, path.stem):
+            raise ExpectationFileError(f"{path}: field 'framework': {parsed.framework!r} is not the file's "
+                                       f"name {path.stem!r}")
+        files[path.stem] = (path, parsed)
+    return files
+
+
+def load_directory(directory: Path = EXPECTATIONS_DIR) -> dict[str, list[Rule]]:
+    """Framework name -> its rules (own, then inherited). Built-in rules name no framework:
+    a file is for the framework it is named after."""
+    files = read_directory(directory) if directory.is_dir() else {}
+    return {name: _resolve(name, files, ()) for name in files}
+
+
+def load_override_file(path: Path, directory: Path = EXPECTATIONS_DIR) -> tuple[list[Rule], list[Rule]]:
+    """An adopter's file: its own rules, and those of the built-in files it inherits."""
+    parsed = read_file(path)
+    rules = rules_of(parsed, path, parsed.framework)
+    for rule in rules:
+        if rule.framework is None:
+            raise ExpectationFileError(f"{path}: {rule.key.rsplit('#', 1)[1]} ({rule.spec}): no framework given "
+                                       "(set 'framework:' at the top of the file or on the entry)")
+    builtin, inherited = load_directory(directory), []
+    for parent in parsed.inherits:
+        if parent not in builtin:
+            raise ExpectationFileError(f"{path}: field 'inherits': no expectations file {parent!r} "
+                                       f"(known: {', '.join(sorted(builtin))})")
+        inherited += [Rule(r.key, r.spec, r.when, parsed.framework, r.expectation) for r in builtin[parent]]
+    return rules, inherited
 
 
 def proposals(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -116,7 +336,8 @@ def proposals(results: list[dict[str, Any]]) -> dict[str, Any]:
                              observed={k: v for k, v in r["observed"].items() if not isinstance(v, (list, dict))
                                        or k in ("varies_along",)})
             if not uniform:  # only some cases: pin this one
-                entry["when"] = {"device": [r["device"]], "mode": [r["mode"]], "params": r["params"]}
+                entry["when"] = {"op": [r["op"]], "device": [r["device"]], "mode": [r["mode"]],
+                                 "params": r["params"]}
             entries.append(entry)
     return {"expectations": entries}
 

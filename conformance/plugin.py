@@ -15,7 +15,7 @@ import pytest
 
 from . import __version__, stats
 from .runner import OK_STATUSES, STATUSES, Case, Target, bare_record, expand, run_case
-from .expectations import ExpectationFileError, load_expectation_files
+from .expectations import ExpectationBook, ExpectationFileError
 from .seeding import run_salt
 from .spec import SPECS_DIR, SpecError, load_all, load_file, matches_pattern
 from .targets import Unavailable, UsageError, load_adapter, targets_for
@@ -68,7 +68,7 @@ class RunState:
             self.targets += found
         self.expectation_files: list[str] = list(opt.expectations)
         try:
-            self.overrides = load_expectation_files(self.expectation_files)
+            self.expectations = ExpectationBook.load(self.expectation_files)
         except ExpectationFileError as exc:
             raise pytest.UsageError(str(exc)) from exc
         self.jsonl = Path(opt.results_jsonl) if opt.results_jsonl else None
@@ -140,7 +140,7 @@ class SpecItem(pytest.Item):
 
     def runtest(self) -> None:
         st = self.config.stash[state_key]
-        record = run_case(self.case, st.salt, st.overrides, st.expectation_files)
+        record = run_case(self.case, st.salt, st.expectations, st.expectation_files)
         self.user_properties.append((RESULT_KEY, record))
         if record["status"] == "skipped":
             pytest.skip(record["message"])

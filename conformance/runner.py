@@ -11,9 +11,9 @@ from typing import Any
 
 from .api import Adapter, Device, NotOffered
 from .checks import CHECKS, CheckContext, Verdict
-from .expectations import Override, find_override
+from .expectations import Expectation, ExpectationBook
 from .seeding import derive_seed
-from .spec import Expectation, Spec, param_label
+from .spec import Spec, param_label
 
 OK_STATUSES = ("pass", "expected-divergence", "skipped")
 STATUSES = ("pass", "fail", "expected-divergence", "stale-expectation", "error", "skipped")
@@ -42,7 +42,7 @@ class Target:
 class Case:
     spec: Spec
     op: str
-    params: dict[str, Any]
+    params: dict[str, Any]  # the case's parameters but the op
     target: Target
 
     @property
@@ -51,12 +51,11 @@ class Case:
         if len(self.spec.ops) > 1:
             parts.append(self.op)
         for key in self.spec.grid:
-            value = self.params[key]
-            parts.append(param_label(value) if key in _UNPREFIXED else f"{key}{param_label(value)}")
-        explicit = [k for case in self.spec.cases for k in case]
-        for key in dict.fromkeys(explicit):
-            if key not in self.spec.grid:
-                parts.append(f"{key}{param_label(self.params[key])}")
+            if key != "op":
+                value = self.params[key]
+                parts.append(param_label(value) if key in _UNPREFIXED else f"{key}{param_label(value)}")
+        for key in _distinguishing_keys(self.spec, self.op):
+            parts.append(f"{key}{param_label(self.params[key])}")
         return f"{self.spec.id}[{'-'.join(parts)}]"
 
     @property
@@ -64,9 +63,21 @@ class Case:
         return CHECKS[self.spec.check].false_alarm(self.params)
 
 
+def _distinguishing_keys(spec: Spec, op: str) -> list[str]:
+    """Keys of the explicit cases that tell this op's cases apart (a key that only follows the
+    op, such as each op's shape, adds nothing to the id)."""
+    rows = [case for case in spec.cases if case.get("op", spec.params.get("op")) in (op, None)]
+    keys = dict.fromkeys(k for case in rows for k in case if k != "op" and k not in spec.grid)
+    return [k for k in keys if len(rows) > 1]
+
+
 def expand(spec: Spec, target: Target) -> list[Case]:
-    ops = [op for op in spec.ops]
-    return [Case(spec, op, params, target) for op in ops for params in spec.expanded_cases()]
+    cases = []
+    for params in spec.expanded_cases():
+        params = dict(params)
+        op = params.pop("op")
+        cases.append(Case(spec, op, params, target))
+    return cases
 
 
 def reproduce_command(case: Case, salt: str, expectation_files: list[str] = ()) -> str:
@@ -116,26 +127,22 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def expectation_for(case: Case, overrides: list[Override]) -> tuple[Expectation, str]:
-    """The expectation that applies to a case and where it came from (an override file or the spec)."""
+def expectation_for(case: Case, book: ExpectationBook) -> tuple[Expectation, str]:
+    """The expectation that applies to a case and the key of the entry it came from."""
     t = case.target
-    found = find_override(overrides, case.spec.id, t.adapter.name, t.device.label, t.mode,
-                          t.adapter.version(), case.params)
-    if found is not None:
-        return found.expectation, found.key
-    return case.spec.expectation(t.adapter.name, t.adapter.expectations_from, t.device.label, t.mode,
-                                 t.adapter.version(), case.params, t.adapter.strict), "spec"
+    return book.lookup(case.spec, case.op, case.params, t.adapter.name, t.adapter.expectations_from,
+                       t.adapter.strict, t.device.label, t.mode, t.adapter.version())
 
 
-def run_case(case: Case, salt: str, overrides: list[Override] = (),
+def run_case(case: Case, salt: str, book: ExpectationBook | None = None,
              expectation_files: list[str] = ()) -> dict[str, Any]:
     """Run one case; never raises for a framework's misbehaviour (that becomes the result)."""
     t = case.target
     seed = derive_seed(salt, case.test_id)
-    expectation, expectation_source = expectation_for(case, list(overrides))
+    expectation, expectation_source = expectation_for(case, book or ExpectationBook.shipped())
     verdict, not_offered, status, message = None, None, None, ""
-    if case.op not in t.adapter.ops():  # the engine, not each adapter, skips unlisted ops
-        not_offered = f"{t.adapter.name} offers no {case.op}"
+    if case.op not in t.adapter.ops():  # the engine skips unlisted ops; no expectation outranks ops()
+        status, message = "skipped", f"not offered: {t.adapter.name} offers no {case.op}"
     else:
         try:
             ctx = CheckContext(t.adapter, t.device, t.mode, case.op, case.params, seed)
@@ -156,7 +163,7 @@ def run_case(case: Case, salt: str, overrides: list[Override] = (),
         "mode": t.mode,
         "params": case.params,
         "status": status,
-        "expected": {**expectation.model_dump(exclude_none=True, exclude={"when"}),
+        "expected": {**expectation.model_dump(exclude_none=True),
                      "source": expectation_source},
         "observed": verdict.observed if verdict else {},
         "message": message,

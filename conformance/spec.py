@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 BEHAVIORS = (
@@ -23,8 +21,6 @@ BEHAVIORS = (
     "inplace", "shape", "rate-homogeneity",
 )
 Behavior = Literal[BEHAVIORS]  # type: ignore[valid-type]
-INFORMATIONAL_REASON = ("the frameworks' docs leave this behaviour open; recorded for information, "
-                        "not judged (declare strict=True on the adapter to be held to the reference)")
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 
 
@@ -38,76 +34,19 @@ class Source(_Strict):
     quote: str | None = None
 
 
-class When(_Strict):
-    """Conditions for an expectation; every given field must match."""
-
-    device: list[str] | None = None  # device kinds, e.g. [cuda]
-    mode: list[Literal["eager", "compiled"]] | None = None
-    version: str | None = None  # PEP 440 specifier, e.g. ">=2.13"
-    params: dict[str, Any] | None = None  # subset of the case parameters
-
-    @field_validator("version")
-    @classmethod
-    def _specifier(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                SpecifierSet(v)
-            except InvalidSpecifier as exc:
-                raise ValueError(f"not a version specifier: {v!r}") from exc
-        return v
-
-
-class Expectation(_Strict):
-    outcome: Literal["conforms", "diverges", "not-offered", "informational"]
-    reason: str | None = None
-    issue: str | None = Field(default=None, pattern=r"^https?://\S+$")
-    observed: dict[str, Any] | None = None  # what a divergence looks like (subset of observed)
-    when: When | None = None
-
-    @model_validator(mode="after")
-    def _divergence_needs_reason(self) -> "Expectation":
-        if self.outcome != "conforms" and not self.reason:
-            raise ValueError(f"an expected '{self.outcome}' needs a 'reason'")
-        return self
-
-
-def _expectation_list(v: Any) -> Any:
-    if isinstance(v, str):
-        return [{"outcome": v}]
-    if isinstance(v, dict):
-        return [v]
-    return v
-
-
 class Spec(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     title: str = Field(min_length=1)
     behavior: Behavior
-    ops: list[str] = Field(min_length=1)
     claim: str = Field(min_length=1)
     sources: list[Source] = Field(min_length=1)
     check: str
     params: dict[str, Any] = Field(default_factory=dict)  # fixed parameters for every case
     grid: dict[str, list[Any]] = Field(default_factory=dict)  # cartesian product
     cases: list[dict[str, Any]] = Field(default_factory=lambda: [{}])  # explicit cases, x grid
-    expect: dict[str, list[Expectation]] = Field(default_factory=dict)
     # "informational": the frameworks' docs leave this open, so an adapter held to another's
     # expectations (a third-party function_adapter) is recorded, not judged, here.
     contract: Literal["required", "informational"] = "required"
-
-    @field_validator("expect", mode="before")
-    @classmethod
-    def _normalise(cls, v: Any) -> Any:
-        return {k: _expectation_list(e) for k, e in v.items()} if isinstance(v, dict) else v
-
-    @field_validator("ops")
-    @classmethod
-    def _known_ops(cls, v: list[str]) -> list[str]:
-        from .api import OPS
-        unknown = [op for op in v if op not in OPS]
-        if unknown:
-            raise ValueError(f"unknown op(s) {unknown}; known: {', '.join(OPS)}")
-        return v
 
     @field_validator("check")
     @classmethod
@@ -125,43 +64,25 @@ class Spec(_Strict):
                 raise ValueError(f"grid axis {key!r} is empty")
         return v
 
+    @model_validator(mode="after")
+    def _every_case_names_a_known_op(self) -> "Spec":
+        from .api import OPS
+        for case in self.expanded_cases():
+            if case.get("op") not in OPS:
+                where = "no 'op' in params, grid or cases" if "op" not in case else f"unknown op {case['op']!r}"
+                raise ValueError(f"{where}; every case needs one of: {', '.join(OPS)}")
+        return self
+
     def expanded_cases(self) -> list[dict[str, Any]]:
+        """Every case's parameters, the op among them: params, then each explicit case x the grid."""
         keys = list(self.grid)
         points = [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))]
         return [{**self.params, **case, **point} for case in self.cases for point in points]
 
-    def expectation(self, framework: str, fallback: str | None, device: str, mode: str,
-                    version: str, params: dict[str, Any], strict: bool = False) -> Expectation:
-        """First matching expectation for this target; none listed means 'conforms'.
-
-        `fallback` names the framework whose expectations apply when none are listed for this
-        one (function adapters use the reference's); `strict` declines the informational pass.
-        """
-        entries = self.expect.get(framework)
-        if entries is None and fallback is not None:
-            if self.contract == "informational" and not strict:
-                return Expectation(outcome="informational", reason=INFORMATIONAL_REASON)
-            entries = self.expect.get(fallback)
-        for entry in entries or []:
-            if _matches(entry.when, device, mode, version, params):
-                return entry
-        return Expectation(outcome="conforms")
-
-
-def _matches(when: When | None, device: str, mode: str, version: str, params: dict[str, Any]) -> bool:
-    if when is None:
-        return True
-    if when.device is not None and device not in when.device:
-        return False
-    if when.mode is not None and mode not in when.mode:
-        return False
-    if when.version is not None:
-        try:
-            if Version(version.split("+")[0]) not in SpecifierSet(when.version):
-                return False
-        except InvalidVersion:
-            return False
-    return all(params.get(k) == v for k, v in (when.params or {}).items())
+    @property
+    def ops(self) -> list[str]:
+        """The ops this spec covers, in order of first appearance."""
+        return list(dict.fromkeys(case["op"] for case in self.expanded_cases()))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ gate: exact tests on discrete counts are conservative, so p-values may sit sligh
 never below. Then one table row per campaign.
 
 --framework takes any adapter reference, so the same script measures power on a broken
-implementation: `--framework tests/broken/rate_plus_001.py:adapter --spec 'dropout2d-drop-rate*'`
+implementation: `--framework tests/broken/rate_plus_001.py:adapter --spec 'channel-dropout-drop-rate*'`
 reports in what share of fresh salts each case fails (there, every one should).
 
 Exit code: 0 when no campaign had a failed run; 1 when one did (or a campaign could not run: a

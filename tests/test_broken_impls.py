@@ -52,7 +52,7 @@ BROKEN = {
     "p_not_validated": breaks("p-validation"),
     "multiplicative_mask": breaks("p-edges", "*p-one*", ("non-finite",)),
     "global_rng": breaks("seeding"),
-    "half_output": breaks("dtype", "*dtype-float*float32*", ("scaling",)),
+    "half_output": breaks("dtype", "*channel-dropout-dtype*float32*", ("scaling",)),
     "drops_along_h": breaks("channel-granularity", also=("drop-rate", "independence", "input-rank",
                                                          "layout", "non-finite", "scaling", "rate-homogeneity",
                                                          "seeding")),

@@ -90,17 +90,19 @@ def test_list_names_every_spec_with_sources():
     proc = run_cli("list", "--json")
     assert proc.returncode == 0
     catalog = json.loads(proc.stdout)
-    assert "dropout2d-drop-rate" in catalog
+    assert "channel-dropout-drop-rate" in catalog and catalog["channel-dropout-drop-rate"]["ops"] == [
+        "dropout1d", "dropout2d", "dropout3d"]
     assert all(spec["sources"] and spec["claim"] for spec in catalog.values())
 
 
 def test_expectation_file_overrides_and_reports_unmatched_entries(tmp_path):
     exp = tmp_path / "exp.yaml"
     exp.write_text(yaml.safe_dump({"framework": "reference", "expectations": [
-        {"spec": "dropout2d-non-finite", "outcome": "diverges", "reason": "pretend NaN leaks"},
+        {"spec": "channel-dropout-non-finite", "when": {"op": ["dropout2d"]}, "outcome": "diverges",
+         "reason": "pretend NaN leaks"},
         {"spec": "no-such-spec", "outcome": "conforms"}]}))
     update = tmp_path / "update.yaml"
-    proc = run_cli("run", "--framework", "reference", "--spec", "dropout2d-non-finite", "--expectations",
+    proc = run_cli("run", "--framework", "reference", "--spec", "channel-dropout-non-finite*dropout2d*", "--expectations",
                    str(exp), "--update-expectations", str(update), "--out", str(tmp_path / "o"))
     assert proc.returncode == 1  # the reference conforms: the override is stale
     doc = res.read(tmp_path / "o" / "results.json")
@@ -109,7 +111,7 @@ def test_expectation_file_overrides_and_reports_unmatched_entries(tmp_path):
     assert doc["run"]["unmatched_expectations"] == [f"{exp}#1"]
     assert "matched no case" in proc.stdout
     proposal = yaml.safe_load(update.read_text())["expectations"]
-    assert proposal == [{"spec": "dropout2d-non-finite", "framework": "reference", "outcome": "conforms"}]
+    assert proposal == [{"spec": "channel-dropout-non-finite", "framework": "reference", "outcome": "conforms"}]
 
 
 def test_malformed_expectation_file_is_a_usage_error(tmp_path):
@@ -149,5 +151,5 @@ def test_pytest_plugin_streams_a_plan_and_every_result(tmp_path, workers):
     results = [line for line in lines if line["type"] == "result"]
     assert len(plans) == 1 and sorted(plans[0]["tests"]) == sorted(r["id"] for r in results)
     from conformance.spec import load_all
-    expected = sum(len(s.expanded_cases()) * len(s.ops) for s in load_all()[0] if s.id.startswith("dropout2d-"))
+    expected = sum(len(s.expanded_cases()) for s in load_all()[0] if s.id.startswith("dropout2d-"))
     assert len(results) == expected and 0 < plans[0]["false_alarm"] < 1e-6

@@ -11,7 +11,8 @@ from conformance.checks import Verdict
 from conformance.function_adapter import call_seed, function_adapter
 from conformance.runner import decide, expand, run_case
 from conformance.seeding import derive_seed
-from conformance.spec import Expectation, load_all
+from conformance.expectations import Expectation, ExpectationBook
+from conformance.spec import load_all
 from conformance.targets import targets_for
 
 CONFORMS = Expectation(outcome="conforms")
@@ -89,10 +90,16 @@ def test_function_adapters_inherit_the_reference_expectations() -> None:
     rank1 = specs["dropout2d-rank1"]
     # rank 1 is left open by the frameworks' docs: recorded, not judged, unless the adapter is strict
     assert rank1.contract == "informational"
-    assert rank1.expectation("somebody", "reference", "cpu", "eager", "1.0", {}).outcome == "informational"
-    inherited = rank1.expectation("somebody", "reference", "cpu", "eager", "1.0", {}, strict=True)
+    book = ExpectationBook.shipped()
+    params = {**rank1.params}
+    op = params.pop("op")
+
+    def expected(fallback, strict=False):
+        return book.lookup(rank1, op, params, "somebody", fallback, strict, "cpu", "eager", "1.0")[0]
+    assert expected("reference").outcome == "informational"
+    inherited = expected("reference", strict=True)
     assert inherited.outcome == "diverges" and inherited.observed == {"error": "ValueError"}
-    assert rank1.expectation("somebody", None, "cpu", "eager", "1.0", {}).outcome == "conforms"
+    assert expected(None).outcome == "conforms"
     assert function_adapter(reference_dropout2d).expectations_from == "reference"
 
 
@@ -124,8 +131,8 @@ def test_a_raising_adapter_fails_the_case_naming_the_exception() -> None:
 
     adapter = function_adapter(crash, name="crash")
     target = targets_for(adapter, "crash.py:adapter")[0]
-    spec = next(s for s in load_all()[0] if s.id == "dropout2d-eval-identity")
-    record = run_case(expand(spec, target)[0], "s")
+    spec = next(s for s in load_all()[0] if s.id == "channel-dropout-eval-identity")
+    record = run_case(next(c for c in expand(spec, target) if c.op == "dropout2d"), "s")
     assert record["status"] == "fail" and "MemoryError" in record["message"]
 
 

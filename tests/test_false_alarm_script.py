@@ -18,7 +18,7 @@ def false_alarm(*args: str, timeout: float = 300) -> subprocess.CompletedProcess
 
 def test_reference_campaign_passes_and_names_its_target_and_salts(tmp_path: Path) -> None:
     summary_path = tmp_path / "fa.json"
-    proc = false_alarm("--framework", "reference", "--salts", "2", "--spec", "dropout2d-scaling*",
+    proc = false_alarm("--framework", "reference", "--salts", "2", "--spec", "channel-dropout-scaling*dropout2d*",
                        "--json", str(summary_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     base = re.search(r"salts fa-([0-9a-f]+)-0 \.\. fa-\1-1 \(replay: --base \1\)", proc.stdout)
@@ -33,12 +33,12 @@ def test_reference_campaign_passes_and_names_its_target_and_salts(tmp_path: Path
     (campaign,) = summary["campaigns"]
     assert (campaign["target"], campaign["mode"], campaign["salts"], campaign["failed_runs"]) == \
         ("reference-cpu-eager", "eager", 2, 0)
-    assert campaign["cases_per_run"] > 0 and set(campaign["cases_by_spec"]) == {"dropout2d-scaling"}
+    assert campaign["cases_per_run"] > 0 and set(campaign["cases_by_spec"]) == {"channel-dropout-scaling"}
 
 
 def test_broken_rate_fails_with_salt_and_reproduce_command() -> None:
     adapter = "tests/broken/rate_plus_001.py:adapter"
-    proc = false_alarm("--framework", adapter, "--spec", "dropout2d-drop-rate*", "--salts", "2")
+    proc = false_alarm("--framework", adapter, "--spec", "channel-dropout-drop-rate*dropout2d*", "--salts", "2")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     failures = [line for line in proc.stdout.splitlines() if line.lstrip().startswith("FAIL ")]
     assert failures, proc.stdout
@@ -47,5 +47,5 @@ def test_broken_rate_fails_with_salt_and_reproduce_command() -> None:
         assert salt, line
         command = line.split("reproduce: ", 1)[1]
         assert command.startswith(f"python -m conformance run --adapter {adapter} ")
-        assert "--spec 'dropout2d-drop-rate[" in command and command.endswith(f"--salt {salt.group(1)}")
+        assert "--spec 'channel-dropout-drop-rate[" in command and command.endswith(f"--salt {salt.group(1)}")
     assert "failed runs: 2 of 2" in proc.stdout

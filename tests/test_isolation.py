@@ -21,7 +21,7 @@ def cli(*args: str) -> list[str]:
 
 def test_crashing_target_becomes_errors_and_others_complete(tmp_path):
     proc = subprocess.run(cli("--adapter", f"{FIXTURE}:crashing", "--framework", "reference",
-                              "--spec", "dropout2d-scaling", "--salt", "iso", "--out", str(tmp_path)),
+                              "--spec", "channel-dropout-scaling*dropout2d*", "--salt", "iso", "--out", str(tmp_path)),
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1
     doc = res.read(tmp_path / "results.json")
@@ -35,7 +35,7 @@ def test_crashing_target_becomes_errors_and_others_complete(tmp_path):
 
 
 def test_hanging_target_times_out_into_errors(tmp_path):
-    proc = subprocess.run(cli("--adapter", f"{FIXTURE}:hanging", "--spec", "dropout2d-drop-rate",
+    proc = subprocess.run(cli("--adapter", f"{FIXTURE}:hanging", "--spec", "channel-dropout-drop-rate*dropout2d*",
                               "--timeout", "20", "--out", str(tmp_path)),
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1
@@ -50,7 +50,7 @@ def test_interrupt_keeps_results_already_gathered(tmp_path):
     # Ctrl-C as at a terminal: a shell's background job inherits SIGINT ignored (then Python never
     # raises KeyboardInterrupt), so the CLI gets the default disposition whatever ran this test.
     proc = subprocess.Popen(cli("--framework", "reference", "--adapter", f"{FIXTURE}:hanging",
-                                "--spec", "dropout2d-drop-rate", "--out", str(out)),
+                                "--spec", "channel-dropout-drop-rate*dropout2d*", "--out", str(out)),
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     results = out / "results.json"

@@ -27,7 +27,7 @@ NEEDS = {
     "paddle": ["paddle"], "paddle-nhwc": ["paddle"], "paddle-downscale": ["paddle"],
     "tinygrad": ["tinygrad"], "onnxruntime": ["onnxruntime", "onnx"],
 }
-FAMILY_DIRS = ("dropout", "dropout1d", "dropout3d", "alpha_dropout")
+FAMILY_DIRS = ("dropout", "channel_dropout", "alpha_dropout")
 
 
 def _keras_backend_clash(name: str) -> str | None:
@@ -200,5 +200,5 @@ def test_family_specs_load() -> None:
     ids = {s.id for s in specs}
     for family in FAMILY_DIRS:
         assert (SPECS_DIR / family).is_dir()
-    assert {"dropout-element-granularity", "dropout1d-channel-granularity",
-            "dropout3d-channel-granularity", "alpha-dropout-values"} <= ids
+    assert {"dropout-element-granularity", "channel-dropout-granularity", "channel-dropout-mask-axes",
+            "alpha-dropout-values"} <= ids

@@ -229,16 +229,16 @@ def _run_cli(tmp_path: Path, server: str, *specs: str) -> tuple[int, list[dict]]
 
 @pytest.mark.slow
 def test_the_engine_passes_a_conforming_process_implementation(tmp_path: Path) -> None:
-    code, results = _run_cli(tmp_path, SERVE_REFERENCE_SCRIPT, "dropout2d-scaling*", "dropout2d-p-validation*",
-                             "dropout2d-seeding*")
+    code, results = _run_cli(tmp_path, SERVE_REFERENCE_SCRIPT, "channel-dropout-scaling*dropout2d*",
+                             "channel-dropout-p-validation*dropout2d*", "dropout2d-seeding*")
     statuses = {r["status"] for r in results}
     assert code == 0 and statuses == {"pass"}, [(r["id"], r["message"]) for r in results if r["status"] != "pass"]
-    assert len(results) == 32 + 4 + 1 and all(r["framework"] == "viaproc" for r in results)
+    assert len(results) == 32 + 8 + 1 and all(r["framework"] == "viaproc" for r in results)
 
 
 @pytest.mark.slow
 def test_the_engine_fails_a_nonconforming_process_implementation(tmp_path: Path) -> None:
-    code, results = _run_cli(tmp_path, UNSCALED, "dropout2d-scaling*")
+    code, results = _run_cli(tmp_path, UNSCALED, "channel-dropout-scaling*dropout2d*")
     assert code == 1
     # A missing scale of 1/(1-p) >= 1.1 is far beyond 2 eps in every dtype; at p = 1/1024 it
     # hides inside float16/bfloat16 rounding, so those cases may pass.
@@ -311,10 +311,10 @@ def test_tfjs_own_dropout_is_under_test_as_it_is() -> None:
 def test_tfjs_runs_specs_through_the_engine(tmp_path: Path) -> None:
     out = tmp_path / "results"
     cmd = [sys.executable, "-m", "conformance", "run", "--framework", "tfjs", "--out", str(out),
-           "--spec", "dropout2d-p-validation*", "--spec", "dropout2d-scaling*"]
+           "--spec", "channel-dropout-p-validation*dropout2d*", "--spec", "channel-dropout-scaling*dropout2d*"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     results = json.loads((out / "results.json").read_text())["results"]
     assert proc.returncode == 0, proc.stdout[-3000:]
     by_dtype = {(r["params"].get("dtype"), r["status"]) for r in results}
     assert ("float32", "pass") in by_dtype and ("float16", "skipped") in by_dtype
-    assert all(r["status"] == "pass" for r in results if r["spec"] == "dropout2d-p-validation")
+    assert all(r["status"] == "pass" for r in results if r["spec"] == "channel-dropout-p-validation")
