@@ -171,7 +171,8 @@ class Rule:
             (self.when is None or self.when.matches(op, params, device, mode, version))
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """A path relative to the repository where it lies inside it (stable keys across checkouts)."""
     try:
         return str(path.resolve().relative_to(EXPECTATIONS_DIR.parent))
     except ValueError:
@@ -209,7 +210,7 @@ def rules_of(parsed: ExpectationFile, path: Path, framework: str | None) -> list
         base = Expectation(outcome=entry.outcome, reason=entry.reason, issue=entry.issue, observed=entry.observed)
         matches = entry.expanded()
         for j, match in enumerate(matches):
-            key = f"{_display(path)}#{i}" + (f".{j}" if entry.matches is not None else "")
+            key = f"{display_path(path)}#{i}" + (f".{j}" if entry.matches is not None else "")
             expectation = base.model_copy(update={k: v for k, v in
                                                   (("outcome", match.outcome), ("observed", match.observed))
                                                   if v is not None})

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .expectations import EXPECTATIONS_DIR, ExpectationFile, ExpectationFileError, load_directory, read_directory, \
-    read_file, rules_of
+from .expectations import EXPECTATIONS_DIR, ExpectationFile, ExpectationFileError, display_path, load_directory, \
+    read_directory, read_file, rules_of
 from .spec import SPECS_DIR, Spec, load_all
 
 KINDS = ("unmatched", "duplicate-reason", "issue-without-link", "source-without-quote", "malformed")
@@ -46,7 +46,7 @@ def lint_sources(specs: list[Spec], spec_files: dict[str, str]) -> list[Problem]
 
 
 def _entry_where(path: Path, index: int) -> str:
-    return f"{path}: expectations[{index}]"
+    return f"{display_path(path)}: expectations[{index}]"
 
 
 def lint_reasons(files: list[tuple[Path, ExpectationFile]]) -> list[Problem]:
@@ -74,7 +74,7 @@ def lint_matches(files: list[tuple[Path, ExpectationFile]], specs: list[Spec]) -
     for path, parsed in files:
         for rule in rules_of(parsed, path, framework=None):
             named = [sid for sid in cases if fnmatch.fnmatchcase(sid, rule.spec)]
-            where = f"{path}: {rule.key.rsplit('#', 1)[1]} ({rule.spec})"
+            where = f"{display_path(path)}: {rule.key.rsplit('#', 1)[1]} ({rule.spec})"
             if not named:
                 problems.append(Problem("unmatched", where, f"spec pattern {rule.spec!r} names no spec"))
             elif rule.when is not None and not any(rule.when.could_match(op, params)
@@ -85,7 +85,7 @@ def lint_matches(files: list[tuple[Path, ExpectationFile]], specs: list[Spec]) -
 
 def _spec_files(specs_dir: Path) -> dict[str, str]:
     from .spec import load_file, spec_files
-    return {s.id: str(p) for p in spec_files(specs_dir) for s in load_file(p)[0]}
+    return {s.id: display_path(p) for p in spec_files(specs_dir) for s in load_file(p)[0]}
 
 
 def lint(specs_dir: Path = SPECS_DIR, expectations_dir: Path = EXPECTATIONS_DIR,
