@@ -166,17 +166,18 @@ def _record_key(r: Result) -> tuple:
 
 def _columns(docs: list[tuple[str, dict[str, Any]]],
              records: list[list[Result]]) -> tuple[list[Column], dict[tuple[int, tuple], Column]]:
-    """Columns of every run; `lookup[(run, (framework, device, mode))]` finds a record's column."""
+    """Columns of every run; `lookup[(run, _record_key(record))]` finds a record's column."""
     by_key: dict[tuple, Column] = {}
     lookup: dict[tuple[int, tuple], Column] = {}
     for i, (_, doc) in enumerate(docs):
-        targets = list(doc["run"].get("targets") or [])
-        listed = {_target_key(t) for t in targets}
+        targets = [(_target_key(t), t) for t in doc["run"].get("targets") or []]
+        listed = {target_key for target_key, _ in targets}
         for r in records[i]:  # records whose target the header does not list still get a column
             if _record_key(r) not in listed:
                 listed.add(_record_key(r))
-                targets.append({"framework": r.framework or "?", "device": r.device, "mode": r.mode})
-        for t in targets:
+                targets.append((_record_key(r), {"framework": r.framework or "?", "device": r.device,
+                                                 "mode": r.mode}))
+        for target_key, t in targets:
             base = (t.get("framework") or "?", t.get("version"), t.get("device"), t.get("mode"))
             col = by_key.get(base)
             clash = col is not None and col.run != i
@@ -185,7 +186,7 @@ def _columns(docs: list[tuple[str, dict[str, Any]]],
                 by_key[key] = Column("", key, base[0], base[1], base[2], base[3], i, t, clash=clash)
             if clash:
                 col.clash = True
-            lookup[(i, _target_key(t))] = by_key[key]
+            lookup[(i, target_key)] = by_key[key]
     columns = sorted(by_key.values(), key=lambda c: tuple(str(x or "") for x in c.key))
     for n, col in enumerate(columns):
         col.id = f"t{n}"

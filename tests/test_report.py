@@ -140,6 +140,17 @@ def test_junit_survives_control_characters_in_messages(tmp_path):
     assert "boom" in failure.text and "\x00" not in failure.text
 
 
+def test_a_record_without_a_target_gets_a_run_level_row_and_column():
+    """A malformed spec's error names no framework, device or mode; the report still shows it."""
+    doc = torch_doc()
+    doc["results"].append(Result(id="spec-error[specs/x.yaml::broken::check]", status=Status.ERROR,
+                                 message="unknown check 'nosuch'", spec="broken").to_json())
+    report = model.build([("torch", doc)])
+    (case,) = [c for c in report.attention if c.status is Status.ERROR]
+    assert case.column.framework == "?" and report.groups[-1][0] == model.RUN_GROUP
+    assert "unknown check &#39;nosuch&#39;" in render(report)
+
+
 def test_a_record_with_an_unknown_status_is_refused_naming_the_file(tmp_path):
     doc = torch_doc()
     doc["results"][0]["status"] = "flaky"
