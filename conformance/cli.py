@@ -20,7 +20,7 @@ from typing import Any
 from . import results as res
 from .expectations import EXPECTATIONS_DIR, ExpectationBook, ExpectationFileError, write_proposals
 from .progress import Progress
-from .runner import bare_record
+from .record import Result, Status
 from .seeding import run_salt
 from .spec import SPECS_DIR, load_all, matches_pattern
 from .targets import UsageError, known_frameworks
@@ -146,7 +146,7 @@ def _target_command(ref: str, target: dict[str, Any], args, salt: str, jsonl: Pa
     return cmd
 
 
-def _read_jsonl(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+def _read_jsonl(path: Path) -> tuple[dict[str, Any] | None, list[Result]]:
     plan, found = None, []
     if not path.exists():
         return plan, found
@@ -157,25 +157,25 @@ def _read_jsonl(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]
             continue  # a line cut short by a crash
         if record.get("type") == "plan":
             plan = record
-        elif record.get("type") == "result":
-            record.pop("type")
-            found.append(record)
+        elif record.pop("type", None) == "result":
+            found.append(Result.from_json(record))
     return plan, found
 
 
-def _missing_as_errors(plan: dict[str, Any] | None, found: list[dict[str, Any]], target: dict[str, Any],
-                       why: str) -> list[dict[str, Any]]:
+def _missing_as_errors(plan: dict[str, Any] | None, found: list[Result], target: dict[str, Any],
+                       why: str) -> list[Result]:
     """Tests a crashed or hung target never reported: error results carrying the captured message."""
-    done = {r["id"] for r in found}
+    done = {r.id for r in found}
     missing = [t for t in (plan or {}).get("tests", []) if t not in done]
     if plan is None:
         missing = [f"{target['framework']}-{target['device']}-{target['mode']}"]
-    return [bare_record(test_id, "error", why, spec=test_id.split("[")[0], framework=target["framework"],
-                        device=target["device"], mode=target["mode"]) for test_id in missing]
+    return [Result(id=test_id, status=Status.ERROR, message=why, spec=test_id.split("[")[0],
+                   framework=target["framework"], device=target["device"], mode=target["mode"])
+            for test_id in missing]
 
 
 def _run_target(ref: str, target: dict[str, Any], args, salt: str, workdir: Path,
-                progress: Progress) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+                progress: Progress) -> tuple[dict[str, Any] | None, list[Result]]:
     label = f"{target['framework']}-{target['device']}-{target['mode']}"
     jsonl = workdir / f"{label}.jsonl"
     log = workdir / f"{label}.log"
@@ -228,7 +228,7 @@ def cmd_run(args, argv: list[str]) -> int:
         res.stderr(f"malformed spec: {err}")
 
     targets: list[dict[str, Any]] = []
-    gathered: list[dict[str, Any]] = []
+    gathered: list[Result] = []
     false_alarm = 0.0
     plans: list[tuple[str, dict[str, Any]]] = []
     for ref in refs:
@@ -237,7 +237,8 @@ def cmd_run(args, argv: list[str]) -> int:
             b = answer["broken"]
             print(f"  {b['framework']}: error - {b['message'][:300]}")
             targets.append({"framework": b["framework"], "unavailable": b["message"]})
-            gathered.append(bare_record(f"{b['framework']}-probe", "error", b["message"], framework=b["framework"]))
+            gathered.append(Result(id=f"{b['framework']}-probe", status=Status.ERROR, message=b["message"],
+                                   framework=b["framework"]))
             continue
         if "unavailable" in answer:
             u = answer["unavailable"]
@@ -253,8 +254,7 @@ def cmd_run(args, argv: list[str]) -> int:
         header = res.run_header(salt, targets, false_alarm, argv)
         header["expectation_files"] = args.expectations
         header["unmatched_expectations"] = _unmatched(book, gathered)
-        document = {"run": header, "specs": res.spec_catalog(specs), "results": _dedupe(gathered)}
-        res.write_atomic(results_path, document)
+        res.write_atomic(results_path, res.document(header, specs, _dedupe(gathered)))
 
     progress = Progress(enabled=sys.stderr.isatty())
     interrupted = False
@@ -274,7 +274,7 @@ def cmd_run(args, argv: list[str]) -> int:
         from reports.junit import write_junit
         write_junit(res.read(results_path), Path(args.junit_xml))
     results = _dedupe(gathered)
-    if args.spec and plans and not any(r.get("spec") for r in results):
+    if args.spec and plans and not any(r.spec for r in results):
         raise UsageError(f"no case matches --spec {' '.join(args.spec)} (see `python -m conformance list`)")
     print_summary(results, false_alarm)
     for key in _unmatched(book, gathered):
@@ -299,47 +299,47 @@ def planned_false_alarm(specs: list, patterns: list[str]) -> float:
     return sum(CHECKS[s.check].false_alarm(params) for s in chosen for params in s.expanded_cases())
 
 
-def _unmatched(book: ExpectationBook, gathered: list[dict[str, Any]]) -> list[str]:
-    return book.unmatched({r["expected"].get("source") for r in gathered})
+def _unmatched(book: ExpectationBook, gathered: list[Result]) -> list[str]:
+    return book.unmatched({r.expected.get("source") for r in gathered})
 
 
-def _unavailable_result(u: dict[str, Any]) -> dict[str, Any]:
-    return bare_record(f"{u['framework']}-unavailable", "skipped", u["message"], framework=u["framework"],
-                       reproduce=u.get("install") or None)
+def _unavailable_result(u: dict[str, Any]) -> Result:
+    return Result(id=f"{u['framework']}-unavailable", status=Status.SKIPPED, message=u["message"],
+                  framework=u["framework"], reproduce=u.get("install") or None)
 
 
-def _dedupe(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _dedupe(results: list[Result]) -> list[Result]:
     """Malformed-spec results are reported by every target process; keep one of each id."""
-    seen: dict[str, dict[str, Any]] = {}
+    seen: dict[str, Result] = {}
     for r in results:
-        seen.setdefault(r["id"], r)
+        seen.setdefault(r.id, r)
     return list(seen.values())
 
 
 # ---------------------------------------------------------------- summary
 
-def print_summary(results: list[dict[str, Any]], false_alarm: float) -> None:
-    by_behavior: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+def print_summary(results: list[Result], false_alarm: float) -> None:
+    by_behavior: dict[str, dict[str, list[Result]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
-        by_behavior[r["behavior"] or "(run)"][r["framework"] or "-"].append(r)
-    frameworks = sorted({r["framework"] or "-" for r in results})
+        by_behavior[r.behavior or "(run)"][r.framework or "-"].append(r)
+    frameworks = sorted({r.framework or "-" for r in results})
     print(f"\n{'behaviour':22}" + "".join(f"{fw:>26}" for fw in frameworks))
     for behavior in sorted(by_behavior):
         cells = []
         for fw in frameworks:
             tally = res.counts(by_behavior[behavior].get(fw, []))
-            cell = " ".join(f"{n}{_ABBREV[s]}" for s, n in tally.items() if n)
+            cell = " ".join(f"{n}{s.letter}" for s, n in tally.items() if n)
             cells.append(f"{cell or '-':>26}")
         print(f"{behavior:22}" + "".join(cells))
-    print("  (P pass, D expected divergence, F fail, S stale expectation, E error, K skipped)")
+    print(f"  ({', '.join(f'{s.letter} {s.label}' for s in Status)})")
     _print_divergences(results)
-    bad = [r for r in results if r["status"] not in res.OK_STATUSES]
+    bad = [r for r in results if not r.status.ok]
     if bad:
         print(f"\n{len(bad)} unexpected outcome(s):")
         for r in bad[:50]:
-            print(f"  {r['status'].upper():18} {r['id']}\n      {r['message'][:300]}")
-            if r.get("reproduce"):
-                print(f"      reproduce: {r['reproduce']}")
+            print(f"  {r.status.value.upper():18} {r.id}\n      {r.message[:300]}")
+            if r.reproduce:
+                print(f"      reproduce: {r.reproduce}")
         if len(bad) > 50:
             print(f"  ... and {len(bad) - 50} more (see results.json)")
     total = res.counts(results)
@@ -347,18 +347,14 @@ def print_summary(results: list[dict[str, Any]], false_alarm: float) -> None:
           f"; whole-run false-alarm bound {false_alarm:.3g}")
 
 
-def _print_divergences(results: list[dict[str, Any]]) -> None:
+def _print_divergences(results: list[Result]) -> None:
     """Cross-framework view: per spec, who diverges and why (one line each)."""
     seen: dict[tuple[str, str], str] = {}
     for r in results:
-        if r["status"] == "expected-divergence":
-            seen.setdefault((r["spec"], r["framework"]), (r["expected"].get("reason") or "")[:110])
+        if r.status is Status.EXPECTED_DIVERGENCE:
+            seen.setdefault((r.spec, r.framework), (r.expected.get("reason") or "")[:110])
     if not seen:
         return
     print("\nexpected divergences (spec / framework / why):")
     for (spec, fw), why in sorted(seen.items()):
         print(f"  {spec:32} {fw:10} {why}")
-
-
-_ABBREV = {"pass": "P", "expected-divergence": "D", "fail": "F", "stale-expectation": "S",
-           "error": "E", "skipped": "K"}

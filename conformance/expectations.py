@@ -36,6 +36,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .record import Result, Status
 from .spec import Spec
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
@@ -315,35 +316,34 @@ def load_override_file(path: Path, directory: Path = EXPECTATIONS_DIR) -> tuple[
     return rules, inherited
 
 
-def proposals(results: list[dict[str, Any]]) -> dict[str, Any]:
+def proposals(results: list[Result]) -> dict[str, Any]:
     """An expectations document recording what a run observed where it was unexpected."""
-    by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    totals: dict[tuple[str, str], int] = {}
+    by_key: dict[tuple[str | None, str | None], list[Result]] = {}
+    totals: dict[tuple[str | None, str | None], int] = {}
     for r in results:
-        key = (r.get("spec"), r.get("framework"))
+        key = (r.spec, r.framework)
         totals[key] = totals.get(key, 0) + 1
-        if r.get("spec") and r["status"] in ("fail", "stale-expectation"):
+        if r.spec and r.status in (Status.FAIL, Status.STALE_EXPECTATION):  # an error needs a fix instead
             by_key.setdefault(key, []).append(r)
     entries = []
     for (spec, framework), rows in sorted(by_key.items()):
-        uniform = len(rows) == totals[(spec, framework)] and len({r["status"] for r in rows}) == 1
+        uniform = len(rows) == totals[(spec, framework)] and len({r.status for r in rows}) == 1
         for r in rows[:1] if uniform else rows:
             entry: dict[str, Any] = {"spec": spec, "framework": framework}
-            if r["status"] == "stale-expectation":
+            if r.status is Status.STALE_EXPECTATION:
                 entry.update(outcome="conforms")
             else:
                 entry.update(outcome="diverges",
-                             reason=f"REVIEW: observed in a run: {r['message'][:200]}",
-                             observed={k: v for k, v in r["observed"].items() if not isinstance(v, (list, dict))
+                             reason=f"REVIEW: observed in a run: {r.message[:200]}",
+                             observed={k: v for k, v in r.observed.items() if not isinstance(v, (list, dict))
                                        or k in ("varies_along",)})
             if not uniform:  # only some cases: pin this one
-                entry["when"] = {"op": [r["op"]], "device": [r["device"]], "mode": [r["mode"]],
-                                 "params": r["params"]}
+                entry["when"] = {"op": [r.op], "device": [r.device], "mode": [r.mode], "params": r.params}
             entries.append(entry)
     return {"expectations": entries}
 
 
-def write_proposals(results: list[dict[str, Any]], path: Path) -> int:
+def write_proposals(results: list[Result], path: Path) -> int:
     doc = proposals(results)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = "# Observed divergences, written by --update-expectations: review every reason before use.\n"

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from . import __version__, stats
-from .runner import OK_STATUSES, STATUSES, Case, Target, bare_record, expand, run_case
 from .expectations import ExpectationBook, ExpectationFileError
+from .record import Result, Status
+from .runner import Case, Target, expand, run_case
 from .seeding import run_salt
 from .spec import SPECS_DIR, SpecError, load_all, load_file, matches_pattern
 from .targets import Unavailable, UsageError, load_adapter, targets_for
@@ -128,8 +129,8 @@ class SpecFile(pytest.File):
 
 
 class ConformanceFailure(Exception):
-    def __init__(self, record: dict[str, Any]):
-        super().__init__(record["message"])
+    def __init__(self, record: Result):
+        super().__init__(record.message)
         self.record = record
 
 
@@ -141,19 +142,19 @@ class SpecItem(pytest.Item):
     def runtest(self) -> None:
         st = self.config.stash[state_key]
         record = run_case(self.case, st.salt, st.expectations, st.expectation_files)
-        self.user_properties.append((RESULT_KEY, record))
-        if record["status"] == "skipped":
-            pytest.skip(record["message"])
-        if record["status"] not in OK_STATUSES:
+        _attach(self, record)
+        if record.status is Status.SKIPPED:
+            pytest.skip(record.message)
+        if not record.status.ok:
             raise ConformanceFailure(record)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, ConformanceFailure):
             r = excinfo.value.record
-            return "\n".join([f"{r['status']}: {r['message']}",
-                              f"  expected: {json.dumps(r['expected'])}",
-                              f"  observed: {json.dumps(r['observed'], default=str)}",
-                              f"  reproduce: {r['reproduce']}"])
+            return "\n".join([f"{r.status}: {r.message}",
+                              f"  expected: {json.dumps(r.expected)}",
+                              f"  observed: {json.dumps(r.observed, default=str)}",
+                              f"  reproduce: {r.reproduce}"])
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
@@ -169,15 +170,21 @@ class SpecErrorItem(pytest.Item):
 
     def runtest(self) -> None:
         err = self.error
-        record = bare_record(f"spec-error[{err.file}::{err.spec_id}::{err.field}]", "error", str(err),
-                             spec=err.spec_id)
-        self.user_properties.append((RESULT_KEY, record))
+        record = Result(id=f"spec-error[{err.file}::{err.spec_id}::{err.field}]", status=Status.ERROR,
+                        message=str(err), spec=err.spec_id)
+        _attach(self, record)
         raise ConformanceFailure(record)
 
     repr_failure = SpecItem.repr_failure
 
     def reportinfo(self):
         return self.path, None, f"malformed spec {self.error.spec_id}"
+
+
+def _attach(item: pytest.Item, record: Result) -> None:
+    """Hand the record to the controller's ResultWriter; as JSON, because pytest-xdist sends
+    user_properties between processes and carries plain data only."""
+    item.user_properties.append((RESULT_KEY, record.to_json()))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -224,12 +231,13 @@ class ResultWriter:
         for key, record in report.user_properties:
             if key == RESULT_KEY and report.when == "call":
                 self.state.write({"type": "result", **record})
-                self.tally[(record["behavior"] or "malformed spec", record["status"])] += 1
+                result = Result.from_json(record)
+                self.tally[(result.behavior or "malformed spec", result.status)] += 1
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.tally:
             return
         terminalreporter.section("conformance by behaviour")
         for behavior in sorted({b for b, _ in self.tally}):
-            counts = ", ".join(f"{s} {self.tally[(behavior, s)]}" for s in STATUSES if self.tally[(behavior, s)])
+            counts = ", ".join(f"{s} {self.tally[(behavior, s)]}" for s in Status if self.tally[(behavior, s)])
             terminalreporter.write_line(f"  {behavior:22} {counts}")

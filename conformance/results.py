@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import __version__, stats
-from .runner import OK_STATUSES, STATUSES
+from .record import Result, Status
 from .spec import Spec
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
@@ -72,15 +72,20 @@ def validate(document: dict[str, Any]) -> None:
     jsonschema.validate(document, json.loads(SCHEMA_PATH.read_text()))
 
 
-def gate(results: list[dict[str, Any]]) -> int:
+def document(header: dict[str, Any], specs: Iterable[Spec], results: list[Result]) -> dict[str, Any]:
+    """The results.json document."""
+    return {"run": header, "specs": spec_catalog(specs), "results": [r.to_json() for r in results]}
+
+
+def gate(results: list[Result]) -> int:
     """0 when every outcome is as expected, 1 otherwise."""
-    return 0 if all(r["status"] in OK_STATUSES for r in results) else 1
+    return 0 if all(r.status.ok for r in results) else 1
 
 
-def counts(results: list[dict[str, Any]]) -> dict[str, int]:
-    tally = {s: 0 for s in STATUSES}
+def counts(results: list[Result]) -> dict[Status, int]:
+    tally = {s: 0 for s in Status}
     for r in results:
-        tally[r["status"]] += 1
+        tally[r.status] += 1
     return tally
 
 

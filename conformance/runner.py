@@ -12,11 +12,10 @@ from typing import Any
 from .api import Adapter, Device, NotOffered
 from .checks import CHECKS, CheckContext, Verdict
 from .expectations import Expectation, ExpectationBook
+from .record import Result, Status
 from .seeding import derive_seed
 from .spec import Spec, param_label
 
-OK_STATUSES = ("pass", "expected-divergence", "skipped")
-STATUSES = ("pass", "fail", "expected-divergence", "stale-expectation", "error", "skipped")
 _UNPREFIXED = ("dtype", "form", "axis")
 
 
@@ -92,35 +91,25 @@ def _subset(expected: dict[str, Any], observed: dict[str, Any]) -> bool:
     return all(observed.get(k) == v for k, v in expected.items())
 
 
-def decide(verdict: Verdict | None, expectation: Expectation, not_offered: str | None) -> tuple[str, str]:
+def decide(verdict: Verdict | None, expectation: Expectation, not_offered: str | None) -> tuple[Status, str]:
     """Status and message from what was seen and what the spec expects."""
     if not_offered is not None:
         if expectation.outcome in ("not-offered", "conforms", "informational"):
-            return "skipped", f"not offered: {not_offered}"
-        return "stale-expectation", f"expected a divergence but the feature is not offered: {not_offered}"
+            return Status.SKIPPED, f"not offered: {not_offered}"
+        return Status.STALE_EXPECTATION, f"expected a divergence but the feature is not offered: {not_offered}"
     assert verdict is not None
     if expectation.outcome == "informational":
-        return ("pass" if verdict.conforms else "expected-divergence"), verdict.message
+        return (Status.PASS if verdict.conforms else Status.EXPECTED_DIVERGENCE), verdict.message
     if expectation.outcome == "not-offered":
-        return "stale-expectation", "expected 'not offered' but it ran; update the spec"
+        return Status.STALE_EXPECTATION, "expected 'not offered' but it ran; update the spec"
     if expectation.outcome == "conforms":
-        return ("pass", verdict.message) if verdict.conforms else ("fail", verdict.message)
+        return (Status.PASS if verdict.conforms else Status.FAIL), verdict.message
     if verdict.conforms:
-        return "stale-expectation", f"expected a divergence ({expectation.reason}) but it now conforms: " \
-                                    f"{verdict.message}; update the expectation"
+        return Status.STALE_EXPECTATION, f"expected a divergence ({expectation.reason}) but it now conforms: " \
+                                         f"{verdict.message}; update the expectation"
     if expectation.observed and not _subset(expectation.observed, verdict.observed):
-        return "fail", f"diverges, but not as expected (expected {expectation.observed}): {verdict.message}"
-    return "expected-divergence", verdict.message
-
-
-def bare_record(test_id: str, status: str, message: str, **fields: Any) -> dict[str, Any]:
-    """A result record for an outcome no check produced (malformed spec, crashed or missing target)."""
-    record = {"id": test_id, "spec": None, "behavior": None, "op": None, "framework": None, "device": None,
-              "mode": None, "params": {}, "status": status, "expected": {}, "observed": {}, "message": message,
-              "warnings": [], "p_value": None, "n": None, "min_detectable": None, "false_alarm": 0.0,
-              "seed": None, "reproduce": None}
-    record.update(fields)
-    return record
+        return Status.FAIL, f"diverges, but not as expected (expected {expectation.observed}): {verdict.message}"
+    return Status.EXPECTED_DIVERGENCE, verdict.message
 
 
 def _finite(value: float | None) -> float | None:
@@ -135,14 +124,14 @@ def expectation_for(case: Case, book: ExpectationBook) -> tuple[Expectation, str
 
 
 def run_case(case: Case, salt: str, book: ExpectationBook | None = None,
-             expectation_files: list[str] = ()) -> dict[str, Any]:
+             expectation_files: list[str] = ()) -> Result:
     """Run one case; never raises for a framework's misbehaviour (that becomes the result)."""
     t = case.target
     seed = derive_seed(salt, case.test_id)
     expectation, expectation_source = expectation_for(case, book or ExpectationBook.shipped())
     verdict, not_offered, status, message = None, None, None, ""
     if case.op not in t.adapter.ops():  # the engine skips unlisted ops; no expectation outranks ops()
-        status, message = "skipped", f"not offered: {t.adapter.name} offers no {case.op}"
+        status, message = Status.SKIPPED, f"not offered: {t.adapter.name} offers no {case.op}"
     else:
         try:
             ctx = CheckContext(t.adapter, t.device, t.mode, case.op, case.params, seed)
@@ -150,28 +139,28 @@ def run_case(case: Case, salt: str, book: ExpectationBook | None = None,
         except NotOffered as exc:
             not_offered = str(exc)
         except Exception as exc:  # noqa: BLE001 - a crash in the adapter or check is an 'error' result
-            status, message = "error", f"{type(exc).__name__}: {exc}"
+            status, message = Status.ERROR, f"{type(exc).__name__}: {exc}"
     if status is None:
         status, message = decide(verdict, expectation, not_offered)
-    return {
-        "id": case.test_id,
-        "spec": case.spec.id,
-        "behavior": case.spec.behavior,
-        "op": case.op,
-        "framework": t.adapter.name,
-        "device": t.device.label,
-        "mode": t.mode,
-        "params": case.params,
-        "status": status,
-        "expected": {**expectation.model_dump(exclude_none=True),
-                     "source": expectation_source},
-        "observed": verdict.observed if verdict else {},
-        "message": message,
-        "warnings": verdict.warnings if verdict else [],
-        "p_value": _finite(verdict.p_value) if verdict else None,
-        "n": verdict.n if verdict else None,
-        "min_detectable": _finite(verdict.min_detectable) if verdict else None,
-        "false_alarm": case.false_alarm,
-        "seed": seed,
-        "reproduce": reproduce_command(case, salt, list(expectation_files)),
-    }
+    return Result(
+        id=case.test_id,
+        spec=case.spec.id,
+        behavior=case.spec.behavior,
+        op=case.op,
+        framework=t.adapter.name,
+        device=t.device.label,
+        mode=t.mode,
+        params=case.params,
+        status=status,
+        expected={**expectation.model_dump(exclude_none=True),
+                  "source": expectation_source},
+        observed=verdict.observed if verdict else {},
+        message=message,
+        warnings=verdict.warnings if verdict else [],
+        p_value=_finite(verdict.p_value) if verdict else None,
+        n=verdict.n if verdict else None,
+        min_detectable=_finite(verdict.min_detectable) if verdict else None,
+        false_alarm=case.false_alarm,
+        seed=seed,
+        reproduce=reproduce_command(case, salt, list(expectation_files)),
+    )

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.record import Result, Status, results_of
+
 from .model import load
 
-OK = ("pass", "expected-divergence", "skipped")
 CATEGORIES = (
     ("new-failure", "New failures", "was as expected, now fails, errors or has a stale expectation"),
     ("still-failing", "Still failing", "not as expected in either run, but the outcome changed"),
@@ -30,41 +31,41 @@ CATEGORIES = (
 class Change:
     category: str
     id: str
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
+    old: Result | None
+    new: Result | None
 
     @property
     def summary(self) -> str:
-        before = self.old["status"] if self.old else "-"
-        after = self.new["status"] if self.new else "-"
-        message = (self.new or self.old or {}).get("message") or ""
+        before = self.old.status if self.old else "-"
+        after = self.new.status if self.new else "-"
+        message = (self.new or self.old).message
         return f"{before} -> {after}: {message[:200]}"
 
 
-def categorize(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str | None:
+def categorize(old: Result | None, new: Result | None) -> str | None:
     if old is None:
         return "added"
     if new is None:
         return "removed"
-    a, b = old["status"], new["status"]
-    if a == b:
+    a, b = old.status, new.status
+    if a is b:
         return None
-    if a in OK and b not in OK:
+    if a.ok and not b.ok:
         return "new-failure"
-    if a not in OK and b not in OK:
+    if not a.ok and not b.ok:
         return "still-failing"
-    if a not in OK:
+    if not a.ok:
         return "fixed"
-    if a == "expected-divergence" and b == "pass":
+    if a is Status.EXPECTED_DIVERGENCE and b is Status.PASS:
         return "divergence-gone"
-    if a == "pass" and b == "expected-divergence":
+    if a is Status.PASS and b is Status.EXPECTED_DIVERGENCE:
         return "new-divergence"
     return "other"
 
 
 def compare(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[Change]:
-    old = {r["id"]: r for r in old_doc["results"]}
-    new = {r["id"]: r for r in new_doc["results"]}
+    old = {r.id: r for r in results_of(old_doc)}
+    new = {r.id: r for r in results_of(new_doc)}
     changes = []
     for test_id in sorted(set(old) | set(new)):
         category = categorize(old.get(test_id), new.get(test_id))
@@ -95,10 +96,10 @@ def write_html(changes: list[Change], old_path: Path, new_path: Path, output: Pa
 def diff_command(old_path: Path, new_path: Path, html_out: Path | None) -> int:
     try:
         (_, old_doc), (_, new_doc) = load([old_path, new_path])
+        changes = compare(old_doc, new_doc)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    changes = compare(old_doc, new_doc)
     print(as_text(changes, old_path, new_path))
     if html_out is not None:
         write_html(changes, old_path, new_path, html_out)

@@ -16,6 +16,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from conformance.record import WORST_FIRST, Status
+
 from . import model
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -25,8 +27,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=fmt_num, compact=compact, safe_url=safe_url, pct=fmt_pct)
-    env.globals.update(SYMBOL=model.SYMBOL, LABEL=model.LABEL, STATUS_ORDER=model.STATUS_ORDER,
-                       ATTENTION=model.ATTENTION, inline=inline)
+    env.globals.update(WORST_FIRST=WORST_FIRST, Status=Status, inline=inline)
     return env
 
 

@@ -1,7 +1,7 @@
 """JUnit XML for CI systems: one testsuite per execution target, one testcase per result.
 
-fail / error / stale-expectation become <failure> (the gate fails on them), skipped becomes
-<skipped>; an expected divergence passes and says why in <system-out>.
+The statuses the gate fails on become <error> (error) or <failure> (fail, stale expectation),
+skipped becomes <skipped>; an expected divergence passes and says why in <system-out>.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-FAILING = ("fail", "error", "stale-expectation")
+from conformance.record import Result, Status, results_of
+
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -21,43 +22,44 @@ def _text(value: Any) -> str:
     return _NOT_XML.sub("\ufffd", "" if value is None else str(value))
 
 
-def _suite_name(record: dict[str, Any]) -> str:
-    parts = [record.get("framework"), record.get("device"), record.get("mode")]
+def _suite_name(record: Result) -> str:
+    parts = [record.framework, record.device, record.mode]
     return "-".join(p for p in parts if p) or "run"
 
 
-def _testcase(record: dict[str, Any]) -> ET.Element:
-    case = ET.Element("testcase", name=_text(record["id"]), classname=_text(
-        f"{record.get('behavior') or 'run'}.{record.get('spec') or 'run'}"), time="0")
+def _testcase(record: Result) -> ET.Element:
+    case = ET.Element("testcase", name=_text(record.id), classname=_text(
+        f"{record.behavior or 'run'}.{record.spec or 'run'}"), time="0")
     props = ET.SubElement(case, "properties")
     for key in ("status", "seed", "p_value", "n", "min_detectable", "reproduce"):
-        if record.get(key) is not None:
-            ET.SubElement(props, "property", name=key, value=_text(record[key]))
-    status, message = record["status"], _text(record.get("message"))
-    if status in FAILING:
-        tag = "error" if status == "error" else "failure"
-        node = ET.SubElement(case, tag, message=f"{status}: {message[:500]}", type=status)
-        node.text = _text("\n".join([message, f"expected: {json.dumps(record.get('expected'))}",
-                                     f"observed: {json.dumps(record.get('observed'), default=str)}",
-                                     f"reproduce: {record.get('reproduce')}"]))
-    elif status == "skipped":
+        if getattr(record, key) is not None:
+            ET.SubElement(props, "property", name=key, value=_text(getattr(record, key)))
+    status, message = record.status, _text(record.message)
+    if not status.ok:
+        tag = "error" if status is Status.ERROR else "failure"
+        node = ET.SubElement(case, tag, message=f"{status}: {message[:500]}", type=status.value)
+        node.text = _text("\n".join([message, f"expected: {json.dumps(record.expected)}",
+                                     f"observed: {json.dumps(record.observed, default=str)}",
+                                     f"reproduce: {record.reproduce}"]))
+    elif status is Status.SKIPPED:
         ET.SubElement(case, "skipped", message=message[:500])
-    elif status == "expected-divergence":
+    elif status is Status.EXPECTED_DIVERGENCE:
         ET.SubElement(case, "system-out").text = _text(
-            f"expected divergence: {(record.get('expected') or {}).get('reason', '')}\n{message}")
+            f"expected divergence: {record.expected.get('reason', '')}\n{message}")
     return case
 
 
 def build(document: dict[str, Any]) -> ET.ElementTree:
     suites = ET.Element("testsuites", name="dropout conformance")
-    by_suite: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in document["results"]:
+    by_suite: dict[str, list[Result]] = defaultdict(list)
+    for record in results_of(document):
         by_suite[_suite_name(record)].append(record)
     for name, records in sorted(by_suite.items()):
-        counts = {s: sum(r["status"] == s for r in records) for s in ("fail", "error", "stale-expectation", "skipped")}
-        suite = ET.SubElement(suites, "testsuite", name=name, tests=str(len(records)),
-                              failures=str(counts["fail"] + counts["stale-expectation"]),
-                              errors=str(counts["error"]), skipped=str(counts["skipped"]), time="0")
+        errors = sum(r.status is Status.ERROR for r in records)
+        failures = sum(not r.status.ok for r in records) - errors
+        skipped = sum(r.status is Status.SKIPPED for r in records)
+        suite = ET.SubElement(suites, "testsuite", name=name, tests=str(len(records)), failures=str(failures),
+                              errors=str(errors), skipped=str(skipped), time="0")
         props = ET.SubElement(suite, "properties")
         for key in ("salt", "alpha", "false_alarm_bound", "suite_version"):
             ET.SubElement(props, "property", name=key, value=str(document["run"].get(key)))

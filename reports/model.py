@@ -11,13 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-# Worst first: the order of the "needs attention" list, of cell summaries and of legends.
-STATUS_ORDER = ("fail", "error", "stale-expectation", "expected-divergence", "skipped", "pass")
-ATTENTION = ("fail", "error", "stale-expectation")
-SYMBOL = {"fail": "✗", "error": "⚠", "stale-expectation": "↻", "expected-divergence": "≠",
-          "skipped": "–", "pass": "✓"}
-LABEL = {"fail": "fail", "error": "error", "stale-expectation": "stale expectation",
-         "expected-divergence": "expected divergence", "skipped": "skipped", "pass": "pass"}
+from conformance.record import ATTENTION, WORST_FIRST, Result, Status, results_of
+
 RUN_GROUP = "(run level)"  # rows for results that belong to no spec (unavailable or crashed target)
 
 
@@ -60,13 +55,13 @@ class Column:
 
 @dataclass
 class Case:
-    record: dict[str, Any]
+    record: Result
     column: Column
     anchor: str = ""
 
     @property
-    def status(self) -> str:
-        return self.record.get("status", "error")
+    def status(self) -> Status:
+        return self.record.status
 
 
 @dataclass
@@ -77,13 +72,13 @@ class Cell:
     cases: list[Case] = field(default_factory=list)
 
     @property
-    def counts(self) -> list[tuple[str, int]]:
+    def counts(self) -> list[tuple[Status, int]]:
         """Non-zero (status, count) pairs, worst first."""
         tally = _tally(c.status for c in self.cases)
-        return [(s, tally[s]) for s in STATUS_ORDER if tally[s]]
+        return [(s, n) for s, n in tally.items() if n]
 
     @property
-    def worst(self) -> str | None:
+    def worst(self) -> Status | None:
         return self.counts[0][0] if self.cases else None
 
     @property
@@ -108,7 +103,7 @@ class Row:
     def search_text(self) -> str:
         words = [self.spec, self.title, self.behavior, self.claim]
         words += [s.get("name", "") for s in self.sources]
-        words += [c.record.get("message") or "" for c in self.cases() if c.status != "pass"]
+        words += [c.record.message for c in self.cases() if c.status is not Status.PASS]
         return " ".join(words).lower()
 
 
@@ -117,7 +112,7 @@ class Report:
     runs: list[Run]
     columns: list[Column]
     groups: list[tuple[str, list[Row]]]
-    totals: dict[str, int]
+    totals: dict[Status, int]
 
     @property
     def rows(self) -> list[Row]:
@@ -130,7 +125,7 @@ class Report:
     @property
     def attention(self) -> list[Case]:
         bad = [c for c in self.cases if c.status in ATTENTION]
-        return sorted(bad, key=lambda c: (ATTENTION.index(c.status), c.record.get("id", "")))
+        return sorted(bad, key=lambda c: (ATTENTION.index(c.status), c.record.id))
 
     @property
     def frameworks(self) -> list[str]:
@@ -140,10 +135,11 @@ class Report:
         return sorted({getattr(c, attr) for c in self.columns if getattr(c, attr)})
 
 
-def _tally(statuses: Iterable[str]) -> dict[str, int]:
-    tally = {s: 0 for s in STATUS_ORDER}
+def _tally(statuses: Iterable[Status]) -> dict[Status, int]:
+    """Count per status, worst first."""
+    tally = {s: 0 for s in WORST_FIRST}
     for s in statuses:
-        tally[s if s in tally else "error"] += 1
+        tally[s] += 1
     return tally
 
 
@@ -163,19 +159,25 @@ def _target_key(t: dict[str, Any]) -> tuple:
     return (t.get("framework"), t.get("device"), t.get("mode"))
 
 
-def _columns(docs: list[tuple[str, dict[str, Any]]]) -> tuple[list[Column], dict[tuple[int, tuple], Column]]:
-    """Columns of every run; `lookup[(run, (framework, device, mode))]` finds a record's column."""
+def _record_key(r: Result) -> tuple:
+    """A record's target, as _target_key gives it for the run header's targets."""
+    return (r.framework, r.device, r.mode)
+
+
+def _columns(docs: list[tuple[str, dict[str, Any]]],
+             records: list[list[Result]]) -> tuple[list[Column], dict[tuple[int, tuple], Column]]:
+    """Columns of every run; `lookup[(run, _record_key(record))]` finds a record's column."""
     by_key: dict[tuple, Column] = {}
     lookup: dict[tuple[int, tuple], Column] = {}
     for i, (_, doc) in enumerate(docs):
-        targets = list(doc["run"].get("targets") or [])
-        listed = {_target_key(t) for t in targets}
-        for r in doc["results"]:  # records whose target the header does not list still get a column
-            if _target_key(r) not in listed:
-                listed.add(_target_key(r))
-                targets.append({"framework": r.get("framework") or "?", "device": r.get("device"),
-                                "mode": r.get("mode")})
-        for t in targets:
+        targets = [(_target_key(t), t) for t in doc["run"].get("targets") or []]
+        listed = {target_key for target_key, _ in targets}
+        for r in records[i]:  # records whose target the header does not list still get a column
+            if _record_key(r) not in listed:
+                listed.add(_record_key(r))
+                targets.append((_record_key(r), {"framework": r.framework or "?", "device": r.device,
+                                                 "mode": r.mode}))
+        for target_key, t in targets:
             base = (t.get("framework") or "?", t.get("version"), t.get("device"), t.get("mode"))
             col = by_key.get(base)
             clash = col is not None and col.run != i
@@ -184,17 +186,17 @@ def _columns(docs: list[tuple[str, dict[str, Any]]]) -> tuple[list[Column], dict
                 by_key[key] = Column("", key, base[0], base[1], base[2], base[3], i, t, clash=clash)
             if clash:
                 col.clash = True
-            lookup[(i, _target_key(t))] = by_key[key]
+            lookup[(i, target_key)] = by_key[key]
     columns = sorted(by_key.values(), key=lambda c: tuple(str(x or "") for x in c.key))
     for n, col in enumerate(columns):
         col.id = f"t{n}"
     return columns, lookup
 
 
-def _row_for(spec_id: str, catalog: dict[str, Any], rows: dict[str, Row], record: dict[str, Any] | None) -> Row:
+def _row_for(spec_id: str, catalog: dict[str, Any], rows: dict[str, Row], record: Result | None) -> Row:
     if spec_id not in rows:
         entry = catalog.get(spec_id) or {}
-        behavior = entry.get("behavior") or (record or {}).get("behavior") or RUN_GROUP
+        behavior = entry.get("behavior") or (record.behavior if record else None) or RUN_GROUP
         rows[spec_id] = Row(spec_id, entry.get("title") or spec_id, behavior, entry.get("claim") or "",
                             list(entry.get("sources") or []))
     return rows[spec_id]
@@ -202,17 +204,18 @@ def _row_for(spec_id: str, catalog: dict[str, Any], rows: dict[str, Row], record
 
 def build(docs: list[tuple[str, dict[str, Any]]]) -> Report:
     """Merge documents: rows are specs (grouped by behaviour), columns are execution targets."""
-    columns, lookup = _columns(docs)
+    records = [_results(path, doc) for path, doc in docs]
+    columns, lookup = _columns(docs, records)
     catalog: dict[str, Any] = {}
     for _, doc in docs:
         catalog.update(doc.get("specs") or {})
     rows: dict[str, Row] = {}
     for spec_id in catalog:
         _row_for(spec_id, catalog, rows, None)
-    for i, (_, doc) in enumerate(docs):
-        for r in doc["results"]:
-            row = _row_for(r.get("spec") or r.get("id") or "?", catalog, rows, r)
-            col = lookup[(i, _target_key(r))]
+    for i, run_records in enumerate(records):
+        for r in run_records:
+            row = _row_for(r.spec or r.id, catalog, rows, r)
+            col = lookup[(i, _record_key(r))]
             cell = row.cells.setdefault(col.id, Cell("", row, col))
             cell.cases.append(Case(r, col))
     _number(rows.values(), columns)
@@ -223,6 +226,14 @@ def build(docs: list[tuple[str, dict[str, Any]]]) -> Report:
     return Report(runs, columns, groups, _tally(c.status for row in rows.values() for c in row.cases()))
 
 
+def _results(path: str, doc: dict[str, Any]) -> list[Result]:
+    """A document's typed results; a record that is not format 1 raises ValueError naming the file."""
+    try:
+        return results_of(doc)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
 def _number(rows: Iterable[Row], columns: list[Column]) -> None:
     """Stable HTML ids for cells and cases, and cases sorted worst first inside each cell."""
     order = {c.id: n for n, c in enumerate(columns)}
@@ -230,8 +241,7 @@ def _number(rows: Iterable[Row], columns: list[Column]) -> None:
         row.cells = dict(sorted(row.cells.items(), key=lambda kv: order[kv[0]]))
         for cell in row.cells.values():
             cell.id = f"c{r_i}-{cell.column.id}"
-            cell.cases.sort(key=lambda c: (STATUS_ORDER.index(c.status) if c.status in STATUS_ORDER else 0,
-                                           c.record.get("id", "")))
+            cell.cases.sort(key=lambda c: (WORST_FIRST.index(c.status), c.record.id))
             for k, case in enumerate(cell.cases):
                 case.anchor = f"{cell.id}-{k}"
 
@@ -263,23 +273,23 @@ def verdict(cases: list[Case]) -> str:
     `not offered`: every case was skipped (the framework lacks the op, form or feature).
     """
     statuses = {c.status for c in cases}
-    if statuses == {"skipped"}:
+    if statuses == {Status.SKIPPED}:
         return "not offered"
-    if statuses & {"fail", "expected-divergence"}:
+    if statuses & {Status.FAIL, Status.EXPECTED_DIVERGENCE}:
         return "diverges"
-    if statuses & {"error", "stale-expectation"}:
+    if statuses & {Status.ERROR, Status.STALE_EXPECTATION}:
         return "unclear"
-    return "conforms" if "pass" in statuses else "not run"
+    return "conforms" if Status.PASS in statuses else "not run"
 
 
 def reason(cases: list[Case]) -> str:
     """The most useful one-line 'why' for a framework's verdict on a spec."""
-    for status in ("expected-divergence", "fail", "error", "stale-expectation", "skipped"):
+    for status in (Status.EXPECTED_DIVERGENCE, Status.FAIL, Status.ERROR, Status.STALE_EXPECTATION,
+                   Status.SKIPPED):
         for c in cases:
-            if c.status == status:
-                expected = c.record.get("expected") or {}
-                return (expected.get("reason") if status == "expected-divergence" else None) \
-                    or c.record.get("message") or ""
+            if c.status is status:
+                why = c.record.expected.get("reason") if status is Status.EXPECTED_DIVERGENCE else None
+                return why or c.record.message
     return ""
 
 
@@ -290,7 +300,7 @@ def where(cases: list[Case], wanted: str) -> list[str]:
         return " ".join(x for x in (col.version, col.device, col.mode) if x)
 
     hits = sorted({label(c) for c in cases if verdict([c]) == wanted})
-    everyone = sorted({label(c) for c in cases if c.status != "skipped"})
+    everyone = sorted({label(c) for c in cases if c.status is not Status.SKIPPED})
     return [] if hits == everyone else hits
 
 

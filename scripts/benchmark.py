@@ -115,7 +115,7 @@ def run_target(target: Any, specs: list, salt: str, clock: Clock) -> dict[str, A
     for spec in specs:
         for case in expand(spec, target):
             t0 = time.perf_counter()
-            statuses[run_case(case, salt)["status"]] += 1
+            statuses[run_case(case, salt).status.value] += 1
             by_check[spec.check] += time.perf_counter() - t0
     total = time.perf_counter() - started
     spent = {k: clock.seconds[k] - before.get(k, 0.0) for k in ("framework", "statistics")}

@@ -50,7 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conformance import stats  # noqa: E402
 from conformance.checks import CHECKS, check  # noqa: E402
-from conformance.runner import OK_STATUSES, Case, Target, expand, run_case  # noqa: E402
+from conformance.record import Result, Status  # noqa: E402
+from conformance.runner import Case, Target, expand, run_case  # noqa: E402
 from conformance.spec import Spec, load_all, matches_pattern  # noqa: E402
 from conformance.targets import Unavailable, UsageError, known_frameworks, load_adapter, targets_for  # noqa: E402
 
@@ -135,7 +136,7 @@ def _worker_cases(mode: str, device: str) -> list[Case]:
 
 
 def run_salt(task: tuple[str, str, str]) -> dict[str, Any]:
-    """The records of one full run of one target under `salt` (only the fields the summary needs)."""
+    """The records of one full run of one target under `salt`."""
     mode, device, salt = task
     try:
         if "error" in _WORKER:
@@ -143,12 +144,13 @@ def run_salt(task: tuple[str, str, str]) -> dict[str, Any]:
         cases = _worker_cases(mode, device)
     except Exception as exc:  # noqa: BLE001 - the whole run failed: one error record
         return {"salt": salt, "error": f"{type(exc).__name__}: {exc}"}
-    keep = ("id", "spec", "behavior", "status", "p_value", "message", "reproduce")
-    records = []
-    for case in cases:
-        r = run_case(case, salt)
-        records.append({**{k: r[k] for k in keep}, "lag_p_bound": r["observed"].get("lag_p_bound")})
-    return {"salt": salt, "records": records}
+    return {"salt": salt, "records": [_slim(run_case(case, salt)) for case in cases]}
+
+
+def _slim(r: Result) -> dict[str, Any]:
+    """What the summary needs of a record: a campaign holds the records of every salt."""
+    return {"id": r.id, "spec": r.spec, "behavior": r.behavior, "status": r.status, "p_value": r.p_value,
+            "message": r.message, "reproduce": r.reproduce, "lag_p_bound": r.observed.get("lag_p_bound")}
 
 
 # ---------------------------------------------------------------- statistics of a campaign
@@ -173,7 +175,7 @@ def uniformity(p_values: list[float]) -> dict[str, float]:
 def summarise(target: Target, cases: list[Case], runs: dict[str, list[dict[str, Any]]], seconds: float,
               *, salts: list[str], startup: float, timed_out: bool) -> dict[str, Any]:
     chance = [c for c in cases if chance_based(c)]
-    failures = [(salt, r) for salt, recs in runs.items() for r in recs if r["status"] not in OK_STATUSES]
+    failures = [(salt, r) for salt, recs in runs.items() for r in recs if not r["status"].ok]
     failed_runs = len({salt for salt, _ in failures}) + (1 if timed_out else 0)
     completed = len(runs) + (1 if timed_out else 0)  # a hung run counts as run, and as failed
     p_by_spec: dict[str, list[float]] = defaultdict(list)
@@ -198,7 +200,7 @@ def summarise(target: Target, cases: list[Case], runs: dict[str, list[dict[str, 
         "failed_runs": failed_runs, "failed_cases": len(failures),
         "failed_cases_by_spec": dict(Counter(r["spec"] or "(whole run)" for _, r in failures)),
         "cases_by_spec": dict(Counter(c.spec.id for c in cases)),
-        "failures": [{"salt": s, "id": r["id"], "status": r["status"], "message": r["message"][:300],
+        "failures": [{"salt": s, "id": r["id"], "status": r["status"].value, "message": r["message"][:300],
                       "reproduce": r["reproduce"]} for s, r in failures],
         "rerun_upper_bound_95": bound_from_reruns(completed, failed_runs),
         "p_values_all": uniformity(all_p) if all_p else None,
@@ -304,19 +306,18 @@ def campaign(pool: Pool, target: Target, cases: list[Case], salts: list[str], ti
             break
         salt = out["salt"]
         if "error" in out:
-            out["records"] = [{"id": target.label, "spec": None, "behavior": None, "status": "error",
-                               "p_value": None, "lag_p_bound": None, "message": out["error"],
-                               "reproduce": target_command(target, salt)}]
+            out["records"] = [_slim(Result(id=target.label, status=Status.ERROR, message=out["error"],
+                                           reproduce=target_command(target, salt)))]
         runs[salt] = out["records"]
         for r in out["records"]:
-            if r["status"] not in OK_STATUSES:
+            if not r["status"].ok:
                 if shown < SHOW_FAILURES:
                     print(failure_line(salt, r), flush=True)
                 elif shown == SHOW_FAILURES:
                     print(f"  (more failures of {target.label}: see the summary and --json)", flush=True)
                 shown += 1
         if done % every == 0 and done < len(salts):
-            failed = sum(any(r["status"] not in OK_STATUSES for r in recs) for recs in runs.values())
+            failed = sum(any(not r["status"].ok for r in recs) for recs in runs.values())
             print(f"  {done}/{len(salts)} runs, {failed} failed, {time.monotonic() - started:.0f} s", flush=True)
     summary = summarise(target, cases, runs, time.monotonic() - started, salts=salts, startup=startup,
                         timed_out=timed_out)

@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # tests import the engine and adapters from any working directory
     sys.path.insert(0, str(REPO))
 
+from conformance.record import Result, results_of  # noqa: E402 - needs the path above
+
 try:  # property tests: no per-example deadline (CI machines stall), reproducible database off
     from hypothesis import settings
 
@@ -37,8 +39,8 @@ class CliRun:
         return json.loads((self.out / "results.json").read_text(encoding="utf-8"))
 
     @property
-    def results(self) -> list[dict[str, Any]]:
-        return self.document["results"]
+    def results(self) -> list[Result]:
+        return results_of(self.document)
 
 
 def run_cli(args: list[str], out: Path, timeout: float = 600) -> CliRun:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from conformance.record import Result, Status
+
 SPECS = {
     "dropout2d-scaling": {"title": "Kept values are scaled by 1/(1-p)", "behavior": "scaling", "ops": ["dropout2d"],
                           "claim": "The remaining channels are scaled by 1/(1-p)",
@@ -18,13 +20,14 @@ SPECS = {
 
 def record(spec: str, framework: str, status: str, *, mode: str = "eager", p: float = 0.5,
            message: str = "ok", reason: str | None = None) -> dict[str, Any]:
+    """One result entry as results.json stores it."""
     expected = {"outcome": "diverges", "reason": reason} if reason else {"outcome": "conforms"}
     test_id = f"{spec}[{framework}-cpu-{mode}-p{p}]"
-    return {"id": test_id, "spec": spec, "behavior": SPECS[spec]["behavior"], "op": "dropout2d",
-            "framework": framework, "device": "cpu", "mode": mode, "params": {"p": p}, "status": status,
-            "expected": expected, "observed": {"max_error_eps": 0.5}, "message": message, "warnings": [],
-            "p_value": 0.42, "n": 262144, "min_detectable": 0.0099, "false_alarm": 1e-9, "seed": 12345,
-            "reproduce": f"python -m conformance run --framework {framework} --spec '{test_id}' --salt s1"}
+    return Result(id=test_id, spec=spec, behavior=SPECS[spec]["behavior"], op="dropout2d", framework=framework,
+                  device="cpu", mode=mode, params={"p": p}, status=Status(status), expected=expected,
+                  observed={"max_error_eps": 0.5}, message=message, p_value=0.42, n=262144, min_detectable=0.0099,
+                  false_alarm=1e-9, seed=12345,
+                  reproduce=f"python -m conformance run --framework {framework} --spec '{test_id}' --salt s1").to_json()
 
 
 def document(framework: str, version: str, records: list[dict[str, Any]], salt: str = "s1") -> dict[str, Any]:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import pytest
 from conftest import CliRun
 
+from conformance.record import Status
+
 SALT = "fixed"
-OK = {"pass", "expected-divergence", "skipped"}
 
 
 @dataclass(frozen=True)
@@ -93,17 +94,17 @@ def summary_row(stdout: str, behavior: str) -> str:
 
 def assert_caught(run: CliRun, expected: Breaks) -> None:
     assert run.returncode == 1, f"exit {run.returncode}, expected 1\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
-    bad = [r for r in run.results if r["status"] not in OK]
-    failed = [r for r in bad if r["behavior"] == expected.behavior and r["status"] == "fail"]
-    assert failed, f"no 'fail' for {expected.behavior}; unexpected outcomes: {[r['id'] for r in bad]}"
-    assert any(fnmatch.fnmatchcase(r["id"], expected.must_fail) for r in failed), \
-        f"no failing {expected.behavior} result matches {expected.must_fail}: {[r['id'] for r in failed]}"
+    bad = [r for r in run.results if not r.status.ok]
+    failed = [r for r in bad if r.behavior == expected.behavior and r.status is Status.FAIL]
+    assert failed, f"no 'fail' for {expected.behavior}; unexpected outcomes: {[r.id for r in bad]}"
+    assert any(fnmatch.fnmatchcase(r.id, expected.must_fail) for r in failed), \
+        f"no failing {expected.behavior} result matches {expected.must_fail}: {[r.id for r in failed]}"
     assert re.search(r"\b\d+F\b", summary_row(run.stdout, expected.behavior)), \
         f"the CLI summary does not report failures for {expected.behavior}:\n{run.stdout}"
-    assert failed[0]["id"] in run.stdout, "the CLI does not list the failing test"
+    assert failed[0].id in run.stdout, "the CLI does not list the failing test"
     allowed = {expected.behavior} | expected.also
-    stray = sorted({f"{r['behavior']}:{r['status']}" for r in bad
-                    if r["behavior"] not in allowed or r["status"] == "error"})
+    stray = sorted({f"{r.behavior}:{r.status}" for r in bad
+                    if r.behavior not in allowed or r.status is Status.ERROR})
     assert not stray, f"outcomes outside the bug's reach: {stray}"
 
 
@@ -115,8 +116,8 @@ def test_broken_implementation_is_caught(cli, module: str) -> None:
 
 def assert_clean(run: CliRun) -> None:
     assert run.returncode == 0, f"exit {run.returncode}\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
-    statuses = {r["status"] for r in run.results}
-    assert statuses <= OK, f"unexpected statuses {statuses - OK}"
+    unexpected = {r.status.value for r in run.results if not r.status.ok}
+    assert not unexpected, f"unexpected statuses {unexpected}"
     assert "gate: PASS" in run.stdout
 
 
@@ -124,7 +125,7 @@ def assert_clean(run: CliRun) -> None:
 def test_reference_passes(cli) -> None:
     run = cli("--framework", "reference", "--salt", SALT)
     assert_clean(run)
-    assert sum(r["status"] == "pass" for r in run.results) > 50
+    assert sum(r.status is Status.PASS for r in run.results) > 50
 
 
 @pytest.mark.slow
@@ -132,10 +133,10 @@ def test_correct_third_party_copy_is_held_to_reference_expectations(cli) -> None
     """A function adapter with no expectations of its own inherits the reference's divergences."""
     run = cli("--adapter", "tests/broken/control_reference_copy.py:adapter", "--salt", SALT)
     assert_clean(run)
-    diverged = {r["spec"] for r in run.results if r["status"] == "expected-divergence"}
+    diverged = {r.spec for r in run.results if r.status is Status.EXPECTED_DIVERGENCE}
     assert {"dropout2d-3d-unbatched", "dropout2d-rank1", "dropout2d-rank2", "dropout2d-rank5",
             "dropout2d-layout-nhwc"} <= diverged
-    assert all(r["framework"] == "thirdparty-copy" for r in run.results)
+    assert all(r.framework == "thirdparty-copy" for r in run.results)
 
 
 def test_every_broken_module_is_listed() -> None:

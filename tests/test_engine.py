@@ -9,6 +9,7 @@ from conformance import stats
 from conformance.api import Call, NotOffered
 from conformance.checks import Verdict
 from conformance.function_adapter import call_seed, function_adapter
+from conformance.record import Status
 from conformance.runner import decide, expand, run_case
 from conformance.seeding import derive_seed
 from conformance.expectations import Expectation, ExpectationBook
@@ -21,21 +22,21 @@ NOT_OFFERED = Expectation(outcome="not-offered", reason="no such op")
 
 
 @pytest.mark.parametrize("conforms, observed, expectation, status", [
-    (True, {}, CONFORMS, "pass"),
-    (False, {}, CONFORMS, "fail"),
-    (False, {"error": "RuntimeError"}, DIVERGES, "expected-divergence"),
-    (False, {"error": "ValueError"}, DIVERGES, "fail"),  # diverges, but not the way the spec records
-    (True, {}, DIVERGES, "stale-expectation"),  # fixed upstream: the spec must be updated
-    (True, {}, NOT_OFFERED, "stale-expectation"),
+    (True, {}, CONFORMS, Status.PASS),
+    (False, {}, CONFORMS, Status.FAIL),
+    (False, {"error": "RuntimeError"}, DIVERGES, Status.EXPECTED_DIVERGENCE),
+    (False, {"error": "ValueError"}, DIVERGES, Status.FAIL),  # diverges, but not the way the spec records
+    (True, {}, DIVERGES, Status.STALE_EXPECTATION),  # fixed upstream: the spec must be updated
+    (True, {}, NOT_OFFERED, Status.STALE_EXPECTATION),
 ])
-def test_decide(conforms: bool, observed: dict, expectation: Expectation, status: str) -> None:
-    assert decide(Verdict(conforms, observed), expectation, None)[0] == status
+def test_decide(conforms: bool, observed: dict, expectation: Expectation, status: Status) -> None:
+    assert decide(Verdict(conforms, observed), expectation, None)[0] is status
 
 
-@pytest.mark.parametrize("expectation, status", [(CONFORMS, "skipped"), (NOT_OFFERED, "skipped"),
-                                                 (DIVERGES, "stale-expectation")])
-def test_decide_not_offered(expectation: Expectation, status: str) -> None:
-    assert decide(None, expectation, "no in-place mode")[0] == status
+@pytest.mark.parametrize("expectation, status", [(CONFORMS, Status.SKIPPED), (NOT_OFFERED, Status.SKIPPED),
+                                                 (DIVERGES, Status.STALE_EXPECTATION)])
+def test_decide_not_offered(expectation: Expectation, status: Status) -> None:
+    assert decide(None, expectation, "no in-place mode")[0] is status
 
 
 def test_seeds_are_31_bit_stable_and_distinct() -> None:
@@ -120,9 +121,9 @@ def test_whole_run_false_alarm_bound_meets_the_target() -> None:
 def test_a_case_replays_exactly_from_its_salt() -> None:
     case = next(c for c in reference_cases() if c.spec.check == "drop-rate" and c.op == "dropout2d")
     first, second = run_case(case, "replay"), run_case(case, "replay")
-    assert first == second and first["status"] == "pass"
-    assert "--salt replay" in first["reproduce"] and case.test_id in first["reproduce"]
-    assert run_case(case, "other")["observed"] != first["observed"]
+    assert first == second and first.status is Status.PASS
+    assert "--salt replay" in first.reproduce and case.test_id in first.reproduce
+    assert run_case(case, "other").observed != first.observed
 
 
 def test_a_raising_adapter_fails_the_case_naming_the_exception() -> None:
@@ -133,7 +134,7 @@ def test_a_raising_adapter_fails_the_case_naming_the_exception() -> None:
     target = targets_for(adapter, "crash.py:adapter")[0]
     spec = next(s for s in load_all()[0] if s.id == "channel-dropout-eval-identity")
     record = run_case(next(c for c in expand(spec, target) if c.op == "dropout2d"), "s")
-    assert record["status"] == "fail" and "MemoryError" in record["message"]
+    assert record.status is Status.FAIL and "MemoryError" in record.message
 
 
 def test_calls_independence_scans_lags() -> None:
@@ -141,10 +142,10 @@ def test_calls_independence_scans_lags() -> None:
     from conformance.targets import load_adapter
     from conftest import REPO
     spec = next(s for s in load_all()[0] if s.id == "dropout2d-independence")
-    for ref, status in ((f"{REPO}/tests/broken/offset_stream.py:adapter", "fail"), ("reference", "pass")):
+    for ref, status in ((f"{REPO}/tests/broken/offset_stream.py:adapter", Status.FAIL), ("reference", Status.PASS)):
         target = targets_for(load_adapter(ref), ref)[0]
         for case in [c for c in expand(spec, target) if c.params["axis"] == "calls"]:
             record = run_case(case, "lags")
-            assert record["status"] == status, record["message"]
-            if status == "fail":
-                assert record["p_value"] > stats.ALPHA and record["observed"]["lag_p_bound"] <= stats.ALPHA
+            assert record.status is status, record.message
+            if status is Status.FAIL:
+                assert record.p_value > stats.ALPHA and record.observed["lag_p_bound"] <= stats.ALPHA

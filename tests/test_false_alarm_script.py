@@ -36,9 +36,11 @@ def test_reference_campaign_passes_and_names_its_target_and_salts(tmp_path: Path
     assert campaign["cases_per_run"] > 0 and set(campaign["cases_by_spec"]) == {"channel-dropout-scaling"}
 
 
-def test_broken_rate_fails_with_salt_and_reproduce_command() -> None:
+def test_broken_rate_fails_with_salt_and_reproduce_command(tmp_path: Path) -> None:
     adapter = "tests/broken/rate_plus_001.py:adapter"
-    proc = false_alarm("--framework", adapter, "--spec", "channel-dropout-drop-rate*dropout2d*", "--salts", "2")
+    summary_path = tmp_path / "fa.json"
+    proc = false_alarm("--framework", adapter, "--spec", "channel-dropout-drop-rate*dropout2d*", "--salts", "2",
+                       "--json", str(summary_path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     failures = [line for line in proc.stdout.splitlines() if line.lstrip().startswith("FAIL ")]
     assert failures, proc.stdout
@@ -49,3 +51,5 @@ def test_broken_rate_fails_with_salt_and_reproduce_command() -> None:
         assert command.startswith(f"python -m conformance run --adapter {adapter} ")
         assert "--spec 'channel-dropout-drop-rate[" in command and command.endswith(f"--salt {salt.group(1)}")
     assert "failed runs: 2 of 2" in proc.stdout
+    (campaign,) = json.loads(summary_path.read_text())["campaigns"]
+    assert campaign["failures"] and {f["status"] for f in campaign["failures"]} == {"fail"}

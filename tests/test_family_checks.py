@@ -8,6 +8,7 @@ import pytest
 
 from conformance.checks.alpha import ALPHA_PRIME, alpha_constants
 from conformance.function_adapter import function_adapter
+from conformance.record import Status
 from conformance.runner import expand, run_case
 from conformance.spec import load_all
 from conformance.targets import targets_for
@@ -74,32 +75,32 @@ NON_FINITE = ["channel-dropout-non-finite", "dropout-non-finite", "alpha-dropout
 @pytest.mark.parametrize("spec_id", NON_FINITE)
 def test_non_finite_checks_pass_a_select_and_fail_a_multiplication(spec_id: str) -> None:
     for record in results(spec_id, "select"):
-        assert record["status"] == "pass", (record["id"], record["message"])
+        assert record.status is Status.PASS, (record.id, record.message)
     for record in results(spec_id, "multiply"):
-        assert record["status"] == "fail", (record["id"], record["message"])
-        assert {record["observed"][f"{k}_in_dropped"] for k in ("nan", "inf", "neg_inf")} == {"nan"}
+        assert record.status is Status.FAIL, (record.id, record.message)
+        assert {record.observed[f"{k}_in_dropped"] for k in ("nan", "inf", "neg_inf")} == {"nan"}
 
 
 def test_non_finite_channel_check_reads_every_rank() -> None:
     """Kept channels keep their NaN/Inf, read at the first spatial position of 3D, 4D and 5D inputs."""
     records = results("channel-dropout-non-finite", "select")
-    assert {r["op"] for r in records} == {"dropout1d", "dropout2d", "dropout3d"}
+    assert {r.op for r in records} == {"dropout1d", "dropout2d", "dropout3d"}
     for record in records:
-        assert record["observed"] == {"nan_in_dropped": "zero", "nan_in_kept": "nan", "inf_in_dropped": "zero",
+        assert record.observed == {"nan_in_dropped": "zero", "nan_in_kept": "nan", "inf_in_dropped": "zero",
                             "inf_in_kept": "inf", "neg_inf_in_dropped": "zero", "neg_inf_in_kept": "inf"}
 
 
 def test_non_finite_elements_rejects_zeroing_every_nan() -> None:
     """Zeroing kept NaN too makes far more than a share p of NaN elements change: the count test fails."""
     for record in results("dropout-non-finite", "zero_all_nan"):
-        assert record["status"] == "fail" and record["observed"]["nan_in_dropped"] == "mixed"
-        assert record["observed"]["nan_dropped_share"] == 1.0
+        assert record.status is Status.FAIL and record.observed["nan_in_dropped"] == "mixed"
+        assert record.observed["nan_dropped_share"] == 1.0
 
 
 def test_alpha_gradient_passes_a_and_fails_the_plain_dropout_scale() -> None:
-    assert all(r["status"] == "pass" for r in results("alpha-dropout-gradient", "select"))
+    assert all(r.status is Status.PASS for r in results("alpha-dropout-gradient", "select"))
     for record in results("alpha-dropout-gradient", "grad_inverse"):
-        assert record["status"] == "fail" and record["observed"]["max_error_eps"] > 8
+        assert record.status is Status.FAIL and record.observed["max_error_eps"] > 8
 
 
 def test_an_informational_spec_on_an_op_not_offered_is_skipped() -> None:
@@ -111,4 +112,4 @@ def test_an_informational_spec_on_an_op_not_offered_is_skipped() -> None:
     spec = next(s for s in load_all()[0] if s.id == "channel-dropout-non-finite")
     assert spec.contract == "informational"
     others = [case for case in expand(spec, target) if case.op != "dropout2d"]
-    assert others and {run_case(case, "family")["status"] for case in others} == {"skipped"}
+    assert others and {run_case(case, "family").status for case in others} == {"skipped"}

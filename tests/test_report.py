@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.record import Result, Status
 from reports import diff, junit, model
 from reports.html import render, write_report
 from tests.report_data import document, mlx_doc, record, torch_doc
@@ -32,14 +33,14 @@ def test_merging_two_runs_gives_one_column_per_target_and_totals(two_files):
     assert report.totals["pass"] == 4 and report.totals["fail"] == 1 and report.totals["expected-divergence"] == 1
     torch_col = next(c for c in report.columns if c.framework == "torch")
     assert torch_col.totals["fail"] == 1 and torch_col.totals["pass"] == 1
-    assert [c.record["status"] for c in report.attention] == ["fail"]
+    assert [c.status for c in report.attention] == [Status.FAIL]
 
 
 def test_cell_shows_worst_status_first_with_counts(two_files):
     report = model.build(model.load(two_files))
     row = next(r for r in report.rows if r.spec == "dropout2d-scaling")
     cell = next(c for c in row.cells.values() if c.column.framework == "torch")
-    assert cell.worst == "fail" and cell.counts == [("fail", 1), ("pass", 1)]
+    assert cell.worst is Status.FAIL and cell.counts == [(Status.FAIL, 1), (Status.PASS, 1)]
 
 
 def test_failures_come_first_and_text_is_escaped(two_files, tmp_path):
@@ -137,3 +138,23 @@ def test_junit_survives_control_characters_in_messages(tmp_path):
     junit.write_junit(doc, path)
     failure = ET.parse(path).getroot().find("testsuite/testcase/failure")
     assert "boom" in failure.text and "\x00" not in failure.text
+
+
+def test_a_record_without_a_target_gets_a_run_level_row_and_column():
+    """A malformed spec's error names no framework, device or mode; the report still shows it."""
+    doc = torch_doc()
+    doc["results"].append(Result(id="spec-error[specs/x.yaml::broken::check]", status=Status.ERROR,
+                                 message="unknown check 'nosuch'", spec="broken").to_json())
+    report = model.build([("torch", doc)])
+    (case,) = [c for c in report.attention if c.status is Status.ERROR]
+    assert case.column.framework == "?" and report.groups[-1][0] == model.RUN_GROUP
+    assert "unknown check &#39;nosuch&#39;" in render(report)
+
+
+def test_a_record_with_an_unknown_status_is_refused_naming_the_file(tmp_path):
+    doc = torch_doc()
+    doc["results"][0]["status"] = "flaky"
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"odd\.json.*unknown status 'flaky'"):
+        write_report([path], tmp_path / "index.html")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from conformance.record import Status
 from conformance.spec import SPECS_DIR, SpecError, load_all, parse_specs
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -259,10 +260,10 @@ def test_malformed_spec_file_through_the_cli(tmp_path: Path, cli) -> None:
 
     run = cli("--framework", "reference", "--salt", "fixed", "--specs-dir", str(specs_dir))
     assert run.returncode == 1
-    errors = [r for r in run.results if r["status"] == "error"]
+    errors = [r for r in run.results if r.status is Status.ERROR]
     assert len(errors) == 1
-    message = errors[0]["message"]
+    message = errors[0].message
     assert "broken.yaml" in message and "'broken-spec'" in message and "'check'" in message
-    passed = {r["spec"] for r in run.results if r["status"] == "pass"}
+    passed = {r.spec for r in run.results if r.status is Status.PASS}
     assert passed == {"dropout2d-inplace", "dropout2d-empty", "dropout2d-unit-axes"}
     assert "broken.yaml" in run.stderr + run.stdout
