@@ -132,7 +132,6 @@ def _device_name(device) -> str:
 class JaxAdapter(Adapter):
     name = "jax"
     layout = "channels_last"
-    install_hint = "pip install jax flax"
 
     def version(self) -> str:
         # Flax's version (its Dropout is under test; `when: version` matches it), with JAX's as

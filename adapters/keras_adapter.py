@@ -108,7 +108,6 @@ class KerasSession(Session):
 
 class KerasAdapter(Adapter):
     layout = "channels_last"
-    install_hint = "pip install keras (plus the backend: jax, torch==2.13.0 or tensorflow)"
     session_class: type[KerasSession] = KerasSession
 
     def __init__(self, name: str | None = None):
@@ -126,9 +125,6 @@ class KerasAdapter(Adapter):
 
     def open(self, device: Device, mode: str, seed: int) -> Session:
         return self.session_class(seed)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "backend": keras.backend.backend()}
 
 
 def make_adapter(expected_backend: str | None = None) -> Adapter:

@@ -122,7 +122,6 @@ def _gpu_backend() -> str | None:
 class MLXAdapter(Adapter):
     name = "mlx"
     layout = "channels_last"
-    install_hint = 'pip install "mlx[cpu]"'
 
     def version(self) -> str:
         return mx.__version__

@@ -12,7 +12,6 @@ from __future__ import annotations
 import platform
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
 
@@ -72,7 +71,6 @@ class OrtSession(Session):
 class OnnxRuntimeAdapter(Adapter):
     name = "onnxruntime"
     layout = "channels_first"
-    install_hint = "pip install onnxruntime onnx"
 
     def version(self) -> str:
         return ort.__version__
@@ -85,9 +83,6 @@ class OnnxRuntimeAdapter(Adapter):
 
     def open(self, device: Device, mode: str, seed: int) -> Session:
         return OrtSession(seed)
-
-    def describe(self) -> dict:
-        return {**super().describe(), "onnx": onnx.__version__, "opset": OPSET}
 
 
 def make_adapter() -> Adapter:

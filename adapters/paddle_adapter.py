@@ -120,8 +120,6 @@ class PaddleSession(Session):
 
 
 class PaddleAdapter(Adapter):
-    install_hint = "pip install paddlepaddle"
-
     def __init__(self, variant: Variant):
         self.variant = variant
         self.name = variant.name
@@ -143,9 +141,6 @@ class PaddleAdapter(Adapter):
     def open(self, device: Device, mode: str, seed: int) -> Session:
         paddle.device.set_device("cpu" if device.kind == "cpu" else f"gpu:{device.index}")
         return PaddleSession(self.variant, seed)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "mode": self.variant.mode}
 
 
 def make_adapter(variant: Variant = Variant("paddle")) -> Adapter:

@@ -39,7 +39,6 @@ class TensorFlowSession(KerasSession):
 
 class TensorFlowAdapter(KerasAdapter):
     session_class = TensorFlowSession
-    install_hint = "pip install tensorflow-cpu"
 
     def __init__(self) -> None:
         super().__init__("tensorflow")
@@ -49,9 +48,6 @@ class TensorFlowAdapter(KerasAdapter):
 
     def open(self, device, mode: str, seed: int) -> Session:
         return TensorFlowSession(seed)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "keras": super().version()}
 
 
 def make_adapter() -> Adapter:

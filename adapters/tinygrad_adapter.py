@@ -68,7 +68,6 @@ class TinygradSession(Session):
 class TinygradAdapter(Adapter):
     name = "tinygrad"
     layout = "channels_first"
-    install_hint = "pip install tinygrad (and a clang compiler for the CPU device)"
 
     def version(self) -> str:
         return dist_version("tinygrad")

@@ -116,7 +116,6 @@ class TorchSession(Session):
 class TorchAdapter(Adapter):
     name = "torch"
     layout = "channels_first"
-    install_hint = "pip install torch==2.13.0"
 
     def version(self) -> str:
         return torch.__version__

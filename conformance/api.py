@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -70,7 +69,6 @@ class Session(ABC):
 class Adapter(ABC):
     name: str
     layout: str = "channels_first"  # see conformance.arrays.LAYOUTS
-    install_hint: str = ""
     # Framework whose expectations apply when a spec names none for this adapter.
     expectations_from: str | None = None
     # With expectations_from: also be judged on behaviours the docs leave open (spec contract
@@ -91,6 +89,3 @@ class Adapter(ABC):
 
     @abstractmethod
     def open(self, device: Device, mode: str, seed: int) -> Session: ...
-
-    def describe(self) -> dict[str, Any]:
-        return {"framework": self.name, "version": self.version(), "layout": self.layout}
