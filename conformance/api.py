@@ -59,7 +59,8 @@ class Session(ABC):
     """A seeded stream of calls on one target; successive calls must draw fresh randomness.
 
     Opening a session may reset framework-global state (torch.manual_seed, mx.random.seed):
-    the engine finishes with one session before it opens the next.
+    the engine finishes with one session before it opens the next. The built-in adapters
+    derive from conformance.adapter_kit.AdapterSession, which does the common bookkeeping.
     """
 
     @abstractmethod
