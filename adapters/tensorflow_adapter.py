@@ -17,7 +17,7 @@ os.environ["KERAS_BACKEND"] = "tensorflow"  # tf.keras is Keras 3 on this backen
 import tensorflow as tf  # noqa: E402
 
 from adapters.keras_adapter import CHANNEL_OPS, KerasAdapter, KerasSession  # noqa: E402
-from conformance.api import Adapter, Call, NotOffered, Session  # noqa: E402
+from conformance.api import Adapter, Call, NotOffered  # noqa: E402
 from conformance.arrays import channel_noise_shape  # noqa: E402
 
 
@@ -45,9 +45,6 @@ class TensorFlowAdapter(KerasAdapter):
 
     def version(self) -> str:
         return tf.__version__
-
-    def open(self, device, mode: str, seed: int) -> Session:
-        return TensorFlowSession(seed)
 
 
 def make_adapter() -> Adapter:
