@@ -18,16 +18,15 @@ JAX's default configuration is kept (64-bit types off), as a user would have it.
 from __future__ import annotations
 
 import platform
-import warnings
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 import flax
 import jax
 import numpy as np
 from flax import linen, nnx
 
-from conformance.api import Adapter, Call, Device, NotOffered, Output, Session
-from conformance.arrays import same_values
+from conformance.adapter_kit import AdapterSession, Forward
+from conformance.api import Adapter, Call, Device, NotOffered, Session
 
 OPS = ("dropout", "dropout1d", "dropout2d", "dropout3d")
 PLATFORMS = ("cpu", "gpu", "tpu")
@@ -82,13 +81,22 @@ def _function(call: Call, ndim: int, compiled: bool) -> Callable:
     return fn
 
 
-class JaxSession(Session):
+class JaxSession(AdapterSession):
     def __init__(self, device: Device, mode: str, seed: int):
         self.device = jax.devices(device.kind)[device.index]
         self.compiled = mode == "compiled"
         with jax.default_device(self.device):
             self.key = jax.random.key(seed)  # linen: split on every call
             self.rngs = nnx.Rngs(dropout=seed)  # nnx: the module draws from this stream
+
+    def scope(self, call: Call) -> ContextManager:
+        return jax.default_device(self.device)
+
+    def to_native(self, x: np.ndarray, grad: bool) -> jax.Array:
+        return jax.device_put(x, self.device)  # JAX takes NumPy arrays as they are, bfloat16 included
+
+    def to_numpy(self, t: jax.Array) -> np.ndarray:
+        return np.asarray(t)  # no copy needed: JAX arrays are immutable
 
     def _state(self, call: Call, ndim: int) -> Any:
         if call.form == "module":
@@ -97,22 +105,16 @@ class JaxSession(Session):
         self.key, sub = jax.random.split(self.key)
         return sub
 
-    def call(self, call: Call) -> Output:
-        if call.op not in OPS:
-            raise NotOffered(f"Flax offers no {call.op}")
+    def build(self, call: Call) -> Forward:
         if call.inplace:
             raise NotOffered("JAX arrays are immutable: there is no in-place dropout")
-        with jax.default_device(self.device):
-            x = jax.device_put(call.x, self.device)
-            fn = _function(call, x.ndim, self.compiled)
-            state = self._state(call, x.ndim)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                y, dx = fn(state, x)
-                y = jax.block_until_ready(y)
-        return Output(y=np.asarray(y), dtype=str(y.dtype), same_object=y is x,
-                      input_modified=not same_values(call.x, np.asarray(x)),
-                      grad=None if dx is None else np.asarray(dx), warnings=[str(w.message) for w in caught])
+        fn = _function(call, call.x.ndim, self.compiled)
+        state = self._state(call, call.x.ndim)
+
+        def forward(x: jax.Array) -> tuple[jax.Array, jax.Array | None]:
+            y, dx = fn(state, x)
+            return jax.block_until_ready(y), dx  # JAX dispatches asynchronously
+        return forward
 
 
 def _platform_devices(kind: str) -> list:
@@ -132,7 +134,6 @@ def _device_name(device) -> str:
 class JaxAdapter(Adapter):
     name = "jax"
     layout = "channels_last"
-    install_hint = "pip install jax flax"
 
     def version(self) -> str:
         # Flax's version (its Dropout is under test; `when: version` matches it), with JAX's as

@@ -22,9 +22,9 @@ import numpy as np
 BACKEND = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402  (KERAS_BACKEND must be set first)
 
-from conformance.adapter_kit import SeedStream, with_warnings  # noqa: E402
-from conformance.api import Adapter, Call, Device, NotOffered, Output, Session  # noqa: E402
-from conformance.arrays import cast, channel_noise_shape, dtype_name, same_values, via_float32  # noqa: E402
+from conformance.adapter_kit import AdapterSession, Forward, SeedStream  # noqa: E402
+from conformance.api import Adapter, Call, Device, NotOffered, Session  # noqa: E402
+from conformance.arrays import channel_noise_shape  # noqa: E402
 
 LAYERS = {
     "dropout": keras.layers.Dropout, "dropout1d": keras.layers.SpatialDropout1D,
@@ -32,17 +32,6 @@ LAYERS = {
     "alpha_dropout": keras.layers.AlphaDropout,
 }
 CHANNEL_OPS = ("dropout1d", "dropout2d", "dropout3d")
-
-
-def to_backend(x: np.ndarray) -> Any:
-    t = keras.ops.convert_to_tensor(np.ascontiguousarray(via_float32(x)))
-    return keras.ops.cast(t, "bfloat16") if dtype_name(x) == "bfloat16" else t
-
-
-def to_numpy(t: Any) -> np.ndarray:
-    if keras.backend.standardize_dtype(t.dtype) == "bfloat16":
-        return cast(keras.ops.convert_to_numpy(keras.ops.cast(t, "float32")), "bfloat16")
-    return np.array(keras.ops.convert_to_numpy(t))
 
 
 def _grad_jax(fn: Callable, x: Any) -> tuple[Any, Any]:
@@ -70,13 +59,23 @@ def _grad_tensorflow(fn: Callable, x: Any) -> tuple[Any, Any]:
 GRADIENTS = {"jax": _grad_jax, "torch": _grad_torch, "tensorflow": _grad_tensorflow}
 
 
-class KerasSession(Session):
+class KerasSession(AdapterSession):
     def __init__(self, seed: int):
         self.seeds = SeedStream(seed)
 
+    def tensor(self, x: np.ndarray) -> Any:
+        return keras.ops.convert_to_tensor(x)
+
+    def array(self, t: Any) -> np.ndarray:
+        return np.array(keras.ops.convert_to_numpy(t))
+
+    def cast(self, t: Any, dtype: str) -> Any:
+        return keras.ops.cast(t, dtype)
+
+    def dtype_of(self, t: Any) -> str:
+        return keras.backend.standardize_dtype(t.dtype)
+
     def module(self, call: Call) -> Callable[[Any], Any]:
-        if call.op not in LAYERS:
-            raise NotOffered(f"keras.layers has no layer for {call.op}")
         layer = LAYERS[call.op](call.p, seed=self.seeds.next())
         return lambda x: layer(x, training=call.training)
 
@@ -90,25 +89,17 @@ class KerasSession(Session):
             if call.op in CHANNEL_OPS else (lambda x: None)
         return lambda x: keras.random.dropout(x, call.p, noise_shape=noise(x), seed=seed)
 
-    def call(self, call: Call) -> Output:
+    def build(self, call: Call) -> Forward:
         if call.inplace:
             raise NotOffered("Keras has no in-place dropout")
         fn = self.module(call) if call.form == "module" else self.functional(call)
-        x = to_backend(call.x)
-        before = to_numpy(x)
-
-        def forward() -> tuple[Any, Any]:
-            return GRADIENTS[keras.backend.backend()](fn, x) if call.grad else (fn(x), None)
-
-        (y, grad), caught = with_warnings(forward)
-        return Output(y=to_numpy(y), dtype=keras.backend.standardize_dtype(y.dtype), same_object=y is x,
-                      input_modified=not same_values(before, to_numpy(x)),
-                      grad=None if grad is None else to_numpy(grad), warnings=caught)
+        if call.grad:
+            return lambda x: GRADIENTS[keras.backend.backend()](fn, x)
+        return lambda x: (fn(x), None)
 
 
 class KerasAdapter(Adapter):
     layout = "channels_last"
-    install_hint = "pip install keras (plus the backend: jax, torch==2.13.0 or tensorflow)"
     session_class: type[KerasSession] = KerasSession
 
     def __init__(self, name: str | None = None):
@@ -126,9 +117,6 @@ class KerasAdapter(Adapter):
 
     def open(self, device: Device, mode: str, seed: int) -> Session:
         return self.session_class(seed)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "backend": keras.backend.backend()}
 
 
 def make_adapter(expected_backend: str | None = None) -> Adapter:

@@ -8,15 +8,15 @@ every call returns the same mask (tests/test_adapters.py shows that pitfall).
 """
 from __future__ import annotations
 
-import warnings
-from typing import Callable
+from typing import Callable, ContextManager
 
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from conformance.api import Adapter, Call, Device, NotOffered, Output, Session
-from conformance.arrays import cast, dtype_name, same_values, via_float32
+from conformance.adapter_kit import AdapterSession, Forward
+from conformance.api import Adapter, Call, Device, NotOffered, Session
+from conformance.arrays import dtype_name
 
 MODULES: dict[str, type[nn.Module]] = {
     "dropout": nn.Dropout, "dropout2d": nn.Dropout2d, "dropout3d": nn.Dropout3d,
@@ -24,26 +24,6 @@ MODULES: dict[str, type[nn.Module]] = {
 DTYPES = {"float16": mx.float16, "bfloat16": mx.bfloat16, "float32": mx.float32,
           "float64": mx.float64, "int32": mx.int32, "int64": mx.int64}
 NAMES = {v: k for k, v in DTYPES.items()}
-
-
-def _to_mlx(x: np.ndarray) -> mx.array:
-    # Explicit dtype: mx.array(float64 ndarray) would silently give float32.
-    return mx.array(via_float32(x), dtype=DTYPES[dtype_name(x)])
-
-
-def _to_numpy(a: mx.array) -> np.ndarray:
-    if a.dtype == mx.bfloat16:  # NumPy's buffer protocol has no bfloat16: widen exactly, then narrow
-        return cast(np.array(a.astype(mx.float32)), "bfloat16")
-    return np.array(a)
-
-
-def _offered(call: Call) -> None:
-    if call.form != "module":
-        raise NotOffered("MLX offers dropout only as modules (mlx.nn), no functional form")
-    if call.inplace:
-        raise NotOffered("MLX arrays are immutable: there is no in-place dropout")
-    if call.op not in MODULES:
-        raise NotOffered(f"mlx.nn has no module for {call.op}")
 
 
 def _module(call: Call) -> nn.Module:
@@ -82,29 +62,40 @@ def _compiled(call: Call, device: mx.Device) -> Callable:
     return _COMPILED[key]
 
 
-class MLXSession(Session):
+class MLXSession(AdapterSession):
     def __init__(self, device: Device, mode: str, seed: int):
         self.device = mx.Device(mx.cpu if device.kind == "cpu" else mx.gpu, device.index)
         self.mode = mode
         mx.random.seed(seed)  # MLX's one global key
 
-    def _function(self, call: Call) -> Callable:
-        if self.mode == "compiled":
-            return _compiled(call, self.device)
-        return _forward(_module(call), call.grad)
+    def scope(self, call: Call) -> ContextManager:
+        return mx.stream(self.device)
 
-    def call(self, call: Call) -> Output:
-        _offered(call)
-        with mx.stream(self.device):
-            fn = self._function(call)
-            x = _to_mlx(call.x)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                y, dx = fn(x)
-                mx.eval(y, *(() if dx is None else (dx,)))
-        return Output(y=_to_numpy(y), dtype=NAMES.get(y.dtype, str(y.dtype)), same_object=y is x,
-                      input_modified=not same_values(call.x, _to_numpy(x)),
-                      grad=None if dx is None else _to_numpy(dx), warnings=[str(w.message) for w in caught])
+    def tensor(self, x: np.ndarray) -> mx.array:
+        # Explicit dtype: mx.array(float64 ndarray) would silently give float32.
+        return mx.array(x, dtype=DTYPES[dtype_name(x)])
+
+    def array(self, t: mx.array) -> np.ndarray:
+        return np.array(t)
+
+    def cast(self, t: mx.array, dtype: str) -> mx.array:
+        return t.astype(DTYPES[dtype])
+
+    def dtype_of(self, t: mx.array) -> str:
+        return NAMES.get(t.dtype, str(t.dtype))
+
+    def build(self, call: Call) -> Forward:
+        if call.form != "module":
+            raise NotOffered("MLX offers dropout only as modules (mlx.nn), no functional form")
+        if call.inplace:
+            raise NotOffered("MLX arrays are immutable: there is no in-place dropout")
+        fn = _compiled(call, self.device) if self.mode == "compiled" else _forward(_module(call), call.grad)
+
+        def forward(x: mx.array) -> tuple[mx.array, mx.array | None]:
+            y, dx = fn(x)
+            mx.eval(y, *(() if dx is None else (dx,)))  # MLX is lazy: run it inside the warning capture
+            return y, dx
+        return forward
 
 
 def _device_name(device: mx.Device) -> str:
@@ -122,7 +113,6 @@ def _gpu_backend() -> str | None:
 class MLXAdapter(Adapter):
     name = "mlx"
     layout = "channels_last"
-    install_hint = 'pip install "mlx[cpu]"'
 
     def version(self) -> str:
         return mx.__version__

@@ -12,12 +12,11 @@ from __future__ import annotations
 import platform
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
 
-from conformance.api import Adapter, Call, Device, NotOffered, Output, Session
-from conformance.adapter_kit import with_warnings
+from conformance.adapter_kit import AdapterSession, Forward
+from conformance.api import Adapter, Call, Device, NotOffered, Session
 from conformance.arrays import dtype_name
 
 OPSET = 22
@@ -41,7 +40,7 @@ def dropout_model(elem_type: int, seed: int) -> bytes:
     return model.SerializeToString()
 
 
-class OrtSession(Session):
+class OrtSession(AdapterSession):
     def __init__(self, seed: int):
         self.seed = seed
         self.sessions: dict[str, ort.InferenceSession] = {}  # one model per dtype
@@ -54,25 +53,28 @@ class OrtSession(Session):
                 dropout_model(ELEM_TYPES[dtype], self.seed), options, providers=["CPUExecutionProvider"])
         return self.sessions[dtype]
 
-    def call(self, call: Call) -> Output:
-        if call.op != "dropout":
-            raise NotOffered(f"the ONNX operator set has no {call.op} (only element-wise Dropout)")
+    def to_native(self, x: np.ndarray, grad: bool) -> np.ndarray:
+        return np.ascontiguousarray(x)  # the runtime takes NumPy arrays, bfloat16 included
+
+    def to_numpy(self, t: np.ndarray) -> np.ndarray:
+        return np.array(t)
+
+    def build(self, call: Call) -> Forward:
         if call.inplace:
             raise NotOffered("ONNX Runtime has no in-place dropout")
         if call.grad:
             raise NotOffered("the onnxruntime package runs inference graphs: no gradient")
-        x = np.ascontiguousarray(call.x)
-        before = x.copy()
-        feed = {"x": x, "ratio": np.array(call.p, np.float32), "training_mode": np.array(call.training)}
-        (y, _mask), caught = with_warnings(lambda: self._session(dtype_name(x)).run(None, feed))
-        return Output(y=y, dtype=dtype_name(y), same_object=y is x,
-                      input_modified=not np.array_equal(before, x, equal_nan=True), warnings=caught)
+        inputs = {"ratio": np.array(call.p, np.float32), "training_mode": np.array(call.training)}
+
+        def forward(x: np.ndarray) -> tuple[np.ndarray, None]:
+            y, _mask = self._session(dtype_name(x)).run(None, {"x": x, **inputs})
+            return y, None
+        return forward
 
 
 class OnnxRuntimeAdapter(Adapter):
     name = "onnxruntime"
     layout = "channels_first"
-    install_hint = "pip install onnxruntime onnx"
 
     def version(self) -> str:
         return ort.__version__
@@ -85,9 +87,6 @@ class OnnxRuntimeAdapter(Adapter):
 
     def open(self, device: Device, mode: str, seed: int) -> Session:
         return OrtSession(seed)
-
-    def describe(self) -> dict:
-        return {**super().describe(), "onnx": onnx.__version__, "opset": OPSET}
 
 
 def make_adapter() -> Adapter:

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from conformance.adapter_kit import with_warnings
-from conformance.api import Adapter, Call, Device, NotOffered, Output, Session
-from conformance.arrays import cast, dtype_name, same_values, via_float32
+from conformance.adapter_kit import AdapterSession, Forward
+from conformance.api import Adapter, Call, Device, NotOffered, Session
 
 DTYPES = {paddle.float16: "float16", paddle.bfloat16: "bfloat16", paddle.float32: "float32",
           paddle.float64: "float64", paddle.int32: "int32", paddle.int64: "int64"}
@@ -45,20 +44,6 @@ class Variant:
         if self.channels_last:
             return ("dropout", "dropout2d", "dropout3d", "alpha_dropout")
         return ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")
-
-
-def _to_paddle(x: np.ndarray, grad: bool) -> paddle.Tensor:
-    t = paddle.to_tensor(np.ascontiguousarray(via_float32(x)))
-    if dtype_name(x) == "bfloat16":
-        t = t.astype("bfloat16")
-    t.stop_gradient = not grad
-    return t
-
-
-def _to_numpy(t: paddle.Tensor) -> np.ndarray:
-    if t.dtype == paddle.bfloat16:
-        return cast(t.astype("float32").numpy(), "bfloat16")
-    return np.array(t.numpy())
 
 
 def _module(variant: Variant, call: Call) -> Callable[[paddle.Tensor], paddle.Tensor]:
@@ -93,35 +78,42 @@ def _functional(variant: Variant, call: Call) -> Callable[[paddle.Tensor], paddl
     return lambda x: fn(x, p, training=training)
 
 
-class PaddleSession(Session):
+class PaddleSession(AdapterSession):
     def __init__(self, variant: Variant, seed: int):
         self.variant = variant
         paddle.seed(seed)  # global generator
 
-    def call(self, call: Call) -> Output:
-        if call.op not in self.variant.ops():
-            raise NotOffered(f"{self.variant.name} does not offer {call.op}")
+    def tensor(self, x: np.ndarray) -> paddle.Tensor:
+        return paddle.to_tensor(x)  # stop_gradient=True: no gradient unless watched
+
+    def array(self, t: paddle.Tensor) -> np.ndarray:
+        return np.array(t.numpy())
+
+    def cast(self, t: paddle.Tensor, dtype: str) -> paddle.Tensor:
+        return t.astype(dtype)
+
+    def dtype_of(self, t: paddle.Tensor) -> str:
+        return DTYPES.get(t.dtype, str(t.dtype))
+
+    def watch(self, t: paddle.Tensor) -> paddle.Tensor:
+        t.stop_gradient = False
+        return t
+
+    def build(self, call: Call) -> Forward:
         if call.inplace and call.op not in ("dropout", "dropout1d"):
             raise NotOffered(f"paddle has no in-place {call.op}")
         fn = _module(self.variant, call) if call.form == "module" else _functional(self.variant, call)
-        x = _to_paddle(call.x, call.grad)
-        before = _to_numpy(x)
 
-        def forward() -> tuple[Any, Any]:
+        def forward(x: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor | None]:
             y = fn(x)
             if not call.grad:
                 return y, None
             y.sum().backward()
-            return y, _to_numpy(x.grad)
-
-        (y, grad), caught = with_warnings(forward)
-        return Output(y=_to_numpy(y), dtype=DTYPES.get(y.dtype, str(y.dtype)), same_object=y is x,
-                      input_modified=not same_values(before, _to_numpy(x)), grad=grad, warnings=caught)
+            return y, x.grad
+        return forward
 
 
 class PaddleAdapter(Adapter):
-    install_hint = "pip install paddlepaddle"
-
     def __init__(self, variant: Variant):
         self.variant = variant
         self.name = variant.name
@@ -143,9 +135,6 @@ class PaddleAdapter(Adapter):
     def open(self, device: Device, mode: str, seed: int) -> Session:
         paddle.device.set_device("cpu" if device.kind == "cpu" else f"gpu:{device.index}")
         return PaddleSession(self.variant, seed)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "mode": self.variant.mode}
 
 
 def make_adapter(variant: Variant = Variant("paddle")) -> Adapter:

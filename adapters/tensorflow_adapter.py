@@ -17,7 +17,7 @@ os.environ["KERAS_BACKEND"] = "tensorflow"  # tf.keras is Keras 3 on this backen
 import tensorflow as tf  # noqa: E402
 
 from adapters.keras_adapter import CHANNEL_OPS, KerasAdapter, KerasSession  # noqa: E402
-from conformance.api import Adapter, Call, NotOffered, Session  # noqa: E402
+from conformance.api import Adapter, Call, NotOffered  # noqa: E402
 from conformance.arrays import channel_noise_shape  # noqa: E402
 
 
@@ -39,19 +39,12 @@ class TensorFlowSession(KerasSession):
 
 class TensorFlowAdapter(KerasAdapter):
     session_class = TensorFlowSession
-    install_hint = "pip install tensorflow-cpu"
 
     def __init__(self) -> None:
         super().__init__("tensorflow")
 
     def version(self) -> str:
         return tf.__version__
-
-    def open(self, device, mode: str, seed: int) -> Session:
-        return TensorFlowSession(seed)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "keras": super().version()}
 
 
 def make_adapter() -> Adapter:

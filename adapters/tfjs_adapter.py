@@ -31,7 +31,7 @@ if not (EXAMPLE_DIR / "node_modules" / "@tensorflow" / "tfjs").is_dir():
 
 def _server(name: str, *args: str) -> ProcessAdapter:
     return ProcessAdapter([NODE, str(EXAMPLE_DIR / "dropout2d_server.js"), *args], name=name,
-                          cwd=str(EXAMPLE_DIR), install_hint=INSTALL)
+                          cwd=str(EXAMPLE_DIR))
 
 
 def make_adapter() -> ProcessAdapter:

@@ -10,65 +10,59 @@ from __future__ import annotations
 import platform
 import shutil
 from importlib.metadata import version as dist_version
+from typing import ContextManager
 
 import numpy as np
 from tinygrad import Tensor, dtypes
 from tinygrad.helpers import Context
 
-from conformance.api import Adapter, Call, Device, NotOffered, Output, Session
-from conformance.adapter_kit import with_warnings
-from conformance.arrays import cast, dtype_name, same_values, via_float32
+from conformance.adapter_kit import AdapterSession, Forward
+from conformance.api import Adapter, Call, Device, NotOffered, Session
 
 DTYPES = {dtypes.float16: "float16", dtypes.bfloat16: "bfloat16", dtypes.float32: "float32",
           dtypes.float64: "float64", dtypes.int32: "int32", dtypes.int64: "int64"}
 
 
-def _to_tiny(x: np.ndarray, device: str, grad: bool) -> Tensor:
-    t = Tensor(np.ascontiguousarray(via_float32(x)), device=device)
-    if dtype_name(x) == "bfloat16":
-        t = t.cast(dtypes.bfloat16)
-    if grad:
-        t.requires_grad = True
-    return t
-
-
-def _to_numpy(t: Tensor) -> np.ndarray:
-    if t.dtype == dtypes.bfloat16:
-        return cast(t.cast(dtypes.float32).numpy(), "bfloat16")
-    return t.numpy().copy()
-
-
-class TinygradSession(Session):
+class TinygradSession(AdapterSession):
     def __init__(self, device: str, seed: int):
         self.device = device
         Tensor.manual_seed(seed)  # global generator
 
-    def call(self, call: Call) -> Output:
-        if call.op != "dropout":
-            raise NotOffered(f"tinygrad has no {call.op} (only element-wise Tensor.dropout)")
+    def scope(self, call: Call) -> ContextManager:
+        return Context(TRAINING=int(call.training))  # Tensor.dropout is the identity outside training
+
+    def tensor(self, x: np.ndarray) -> Tensor:
+        return Tensor(x, device=self.device)
+
+    def array(self, t: Tensor) -> np.ndarray:
+        return t.numpy().copy()
+
+    def cast(self, t: Tensor, dtype: str) -> Tensor:
+        return t.cast(getattr(dtypes, dtype))
+
+    def dtype_of(self, t: Tensor) -> str:
+        return DTYPES.get(t.dtype, str(t.dtype))
+
+    def watch(self, t: Tensor) -> Tensor:
+        t.requires_grad = True
+        return t
+
+    def build(self, call: Call) -> Forward:
         if call.inplace:
             raise NotOffered("tinygrad has no in-place dropout")
-        x = _to_tiny(call.x, self.device, call.grad)
-        before = _to_numpy(x)
 
-        def forward() -> tuple[Tensor, np.ndarray, np.ndarray | None]:
-            with Context(TRAINING=int(call.training)):
-                y = x.dropout(call.p)
-                y_np = _to_numpy(y)  # realise inside the context
-                if not call.grad:
-                    return y, y_np, None
-                y.sum().backward()
-                return y, y_np, _to_numpy(x.grad)
-
-        (y, y_np, grad), caught = with_warnings(forward)
-        return Output(y=y_np, dtype=DTYPES.get(y.dtype, str(y.dtype)), same_object=y is x,
-                      input_modified=not same_values(before, _to_numpy(x)), grad=grad, warnings=caught)
+        def forward(x: Tensor) -> tuple[Tensor, Tensor | None]:
+            y = x.dropout(call.p).realize()  # tinygrad is lazy: run it inside the warning capture
+            if not call.grad:
+                return y, None
+            y.sum().backward()
+            return y, x.grad.realize()
+        return forward
 
 
 class TinygradAdapter(Adapter):
     name = "tinygrad"
     layout = "channels_first"
-    install_hint = "pip install tinygrad (and a clang compiler for the CPU device)"
 
     def version(self) -> str:
         return dist_version("tinygrad")

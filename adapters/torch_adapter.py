@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from conformance.api import Adapter, Call, Device, NotOffered, Output, Session
-from conformance.arrays import cast, dtype_name, same_values, via_float32
+from conformance.adapter_kit import AdapterSession, Forward
+from conformance.api import Adapter, Call, Device, Session
 
 FUNCTIONAL = {
     "dropout": F.dropout, "dropout1d": F.dropout1d, "dropout2d": F.dropout2d,
@@ -27,26 +27,10 @@ DTYPES = {torch.float16: "float16", torch.bfloat16: "bfloat16", torch.float32: "
           torch.float64: "float64", torch.int32: "int32", torch.int64: "int64"}
 
 
-def _to_torch(x: np.ndarray, device: str) -> torch.Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(via_float32(x)))
-    if dtype_name(x) == "bfloat16":
-        t = t.to(torch.bfloat16)
-    return t.to(device)
-
-
-def _to_numpy(t: torch.Tensor) -> np.ndarray:
-    t = t.detach().cpu()
-    if t.dtype == torch.bfloat16:
-        return cast(t.float().numpy(), "bfloat16")
-    return t.numpy().copy()
-
-
 def _build(call: Call):
     """The callable under test: the nn module or the functional form."""
     if call.form == "module":
-        module = MODULES[call.op](p=call.p, inplace=call.inplace) if call.op in MODULES else None
-        if module is None:
-            raise NotOffered(f"torch.nn has no module for {call.op}")
+        module = MODULES[call.op](p=call.p, inplace=call.inplace)
         module.train(call.training)
         return module
     fn = FUNCTIONAL[call.op]
@@ -85,38 +69,42 @@ def _compiled(call: Call):
     return _COMPILED[key]
 
 
-class TorchSession(Session):
+class TorchSession(AdapterSession):
     def __init__(self, device: Device, mode: str, seed: int):
         self.device = "cpu" if device.kind == "cpu" else f"{device.kind}:{device.index}"
         self.mode = mode
         torch.manual_seed(seed)  # global generator: seeds cpu and every accelerator (and inductor)
 
-    def call(self, call: Call) -> Output:
-        if call.op not in FUNCTIONAL:
-            raise NotOffered(f"torch offers no {call.op}")
+    def tensor(self, x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x).to(self.device)
+
+    def array(self, t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy().copy()
+
+    def cast(self, t: torch.Tensor, dtype: str) -> torch.Tensor:
+        return t.to(getattr(torch, dtype))
+
+    def dtype_of(self, t: torch.Tensor) -> str:
+        return DTYPES.get(t.dtype, str(t.dtype))
+
+    def watch(self, t: torch.Tensor) -> torch.Tensor:
+        return t.requires_grad_(True)
+
+    def build(self, call: Call) -> Forward:
         fn = _compiled(call) if self.mode == "compiled" else _build(call)
-        x = _to_torch(call.x, self.device)
-        before = x.detach().clone()
-        if call.grad:
-            x.requires_grad_(True)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+
+        def forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
             y = fn(x)
-            grad = None
-            if call.grad:
-                y.sum().backward()
-                grad = _to_numpy(x.grad)
-        return Output(
-            y=_to_numpy(y), dtype=DTYPES.get(y.dtype, str(y.dtype)), same_object=y is x,
-            input_modified=not same_values(_to_numpy(before), _to_numpy(x)),
-            grad=grad, warnings=[str(w.message) for w in caught],
-        )
+            if not call.grad:
+                return y, None
+            y.sum().backward()
+            return y, x.grad
+        return forward
 
 
 class TorchAdapter(Adapter):
     name = "torch"
     layout = "channels_first"
-    install_hint = "pip install torch==2.13.0"
 
     def version(self) -> str:
         return torch.__version__

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -60,7 +59,8 @@ class Session(ABC):
     """A seeded stream of calls on one target; successive calls must draw fresh randomness.
 
     Opening a session may reset framework-global state (torch.manual_seed, mx.random.seed):
-    the engine finishes with one session before it opens the next.
+    the engine finishes with one session before it opens the next. The built-in adapters
+    derive from conformance.adapter_kit.AdapterSession, which does the common bookkeeping.
     """
 
     @abstractmethod
@@ -70,7 +70,6 @@ class Session(ABC):
 class Adapter(ABC):
     name: str
     layout: str = "channels_first"  # see conformance.arrays.LAYOUTS
-    install_hint: str = ""
     # Framework whose expectations apply when a spec names none for this adapter.
     expectations_from: str | None = None
     # With expectations_from: also be judged on behaviours the docs leave open (spec contract
@@ -91,6 +90,3 @@ class Adapter(ABC):
 
     @abstractmethod
     def open(self, device: Device, mode: str, seed: int) -> Session: ...
-
-    def describe(self) -> dict[str, Any]:
-        return {"framework": self.name, "version": self.version(), "layout": self.layout}

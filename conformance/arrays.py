@@ -65,15 +65,6 @@ def from_native(y: np.ndarray, layout: str, channel_axis: int = 1) -> np.ndarray
     return y
 
 
-def native_axis(axis: int, ndim: int, layout: str, channel_axis: int = 1) -> int:
-    """Where logical axis `axis` lives in the native array."""
-    if layout != "channels_last" or ndim <= channel_axis + 1:
-        return axis
-    order = list(range(ndim))
-    order.append(order.pop(channel_axis))  # native position i holds logical axis order[i]
-    return order.index(axis)
-
-
 def same_values(a: np.ndarray, b: np.ndarray) -> bool:
     """Bit-level equality of values, NaN equal to NaN (exact identity checks)."""
     return a.shape == b.shape and np.array_equal(widen(a), widen(b), equal_nan=True)

@@ -9,63 +9,53 @@ in-place support; `grad_fn(x, p, *, training, seed, grad_output)` declares a bac
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
 import platform
-import warnings
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
-from .api import Adapter, Call, Device, NotOffered, Output, Session
-from .arrays import dtype_name, same_values
+from .adapter_kit import AdapterSession, Forward, SeedStream, call_seed
+from .api import Adapter, Call, Device, NotOffered, Session
+
+__all__ = ["call_seed", "function_adapter", "FunctionAdapter"]  # call_seed: its first home, still imported from here
 
 DropoutFn = Callable[..., np.ndarray]
 
 
-def call_seed(session_seed: int, index: int) -> int:
-    """Seed of the index-th call in a session: distinct per call, within 31 bits."""
-    digest = hashlib.blake2b(f"{session_seed}:{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") % 2**31
-
-
-class _FunctionSession(Session):
+class _FunctionSession(AdapterSession):
     def __init__(self, adapter: "FunctionAdapter", seed: int):
-        self.adapter, self.seed, self.calls = adapter, seed, 0
+        self.adapter, self.seeds = adapter, SeedStream(seed)
 
-    def call(self, call: Call) -> Output:
+    def to_native(self, x: np.ndarray, grad: bool) -> np.ndarray:
+        return x  # fn takes NumPy arrays as they are, bfloat16 included
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        return np.array(t)
+
+    def build(self, call: Call) -> Forward:
         ad = self.adapter
-        if call.op not in ad.supported_ops:
+        if call.op not in ad.supported_ops:  # fn has no op argument: refuse rather than run the wrong op
             raise NotOffered(f"{ad.name} implements only {', '.join(ad.supported_ops)}")
         if call.form != "module" and call.form != "functional":
             raise NotOffered(f"unknown form {call.form}")
-        seed = call_seed(self.seed, self.calls)
-        self.calls += 1
+        seed = self.seeds.next()
         kwargs = {"training": call.training, "seed": seed}
         if call.inplace:
             if not ad.accepts_inplace:
                 raise NotOffered(f"{ad.name} declares no in-place mode")
             kwargs["inplace"] = True
-        x = call.x
-        before = x.copy()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+
+        def forward(x: np.ndarray) -> tuple[Any, Any]:
+            original = x.copy() if call.grad else None  # fn may write into x
             y = ad.fn(x, call.p, **kwargs)
-            grad = None
-            if call.grad:
-                if ad.grad_fn is None:
-                    raise NotOffered(f"{ad.name} declares no gradient (pass grad_fn=)")
-                grad = ad.grad_fn(before, call.p, training=call.training, seed=seed,
-                                  grad_output=np.ones_like(before))
-        y_arr = np.asarray(y)
-        return Output(
-            y=y_arr,
-            dtype=dtype_name(y_arr),
-            same_object=y is x,
-            input_modified=not same_values(before, x),
-            grad=None if grad is None else np.asarray(grad),
-            warnings=[str(w.message) for w in caught],
-        )
+            if not call.grad:
+                return y, None
+            if ad.grad_fn is None:  # checked after fn: an error fn raises comes first
+                raise NotOffered(f"{ad.name} declares no gradient (pass grad_fn=)")
+            return y, ad.grad_fn(original, call.p, training=call.training, seed=seed,
+                                 grad_output=np.ones_like(original))
+        return forward
 
 
 class FunctionAdapter(Adapter):

@@ -190,11 +190,10 @@ class ProcessAdapter(Adapter):
 
     def __init__(self, command: Sequence[str], name: str | None = None, *, timeout: float = 120.0,
                  start_timeout: float = 120.0, cwd: str | None = None, env: dict[str, str] | None = None,
-                 install_hint: str = "", expectations_from: str | None = None):
+                 expectations_from: str | None = None):
         self.command, self.timeout, self.start_timeout = list(command), timeout, start_timeout
         self.cwd, self.env = cwd, env
         self._name = name
-        self.install_hint = install_hint
         self.expectations_from = expectations_from
         self._process: _Process | None = None
         self._hello: dict[str, Any] | None = None
