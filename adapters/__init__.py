@@ -1,22 +1,36 @@
-"""Framework adapters. Each module knows one framework; `make_adapter()` builds it.
+"""Framework adapters: one module per framework, found without importing it.
 
-FRAMEWORKS maps the name used on the command line to the module and the install command
-printed when the framework is missing.
+A module here that sets `FRAMEWORK = "<name>"` (the name used on the command line) and
+`INSTALL = "<command>"` (printed when the framework is missing) as plain string constants, and
+defines `make_adapter()`, is a framework. The constants are read from the source, so a
+framework that is not installed here is still listed, with its install command. Adding a
+framework is such a module plus its `expectations/<name>.yaml`.
 """
 from __future__ import annotations
 
-FRAMEWORKS: dict[str, tuple[str, str]] = {
-    "reference": ("adapters.reference", "pip install numpy"),
-    "torch": ("adapters.torch_adapter", "pip install torch==2.13.0"),
-    "mlx": ("adapters.mlx_adapter", 'pip install "mlx[cpu]"'),
-    "jax": ("adapters.jax_adapter", "pip install jax flax"),
-    "tfjs": ("adapters.tfjs_adapter", "npm ci --prefix examples/tfjs (needs Node.js >= 18)"),
-    "tensorflow": ("adapters.tensorflow_adapter", "pip install tensorflow-cpu"),
-    "keras-jax": ("adapters.keras_jax_adapter", "pip install keras jax"),
-    "keras-torch": ("adapters.keras_torch_adapter", "pip install keras torch==2.13.0"),
-    "paddle": ("adapters.paddle_adapter", "pip install paddlepaddle"),
-    "paddle-nhwc": ("adapters.paddle_nhwc_adapter", "pip install paddlepaddle"),
-    "paddle-downscale": ("adapters.paddle_downscale_adapter", "pip install paddlepaddle"),
-    "tinygrad": ("adapters.tinygrad_adapter", "pip install tinygrad"),
-    "onnxruntime": ("adapters.onnxruntime_adapter", "pip install onnxruntime onnx"),
-}
+import ast
+from pathlib import Path
+
+
+def _declared(path: Path) -> tuple[str, str] | None:
+    """(FRAMEWORK, INSTALL) when the module sets both at top level, else None."""
+    found = {}
+    for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            found[node.targets[0].id] = node.value.value
+    return (found["FRAMEWORK"], found["INSTALL"]) if {"FRAMEWORK", "INSTALL"} <= set(found) else None
+
+
+def _discover() -> dict[str, tuple[str, str]]:
+    frameworks = {}
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        declared = _declared(path)
+        if declared is not None:
+            name, install = declared
+            frameworks[name] = (f"{__name__}.{path.stem}", install)
+    return frameworks
+
+
+# name -> (module, install command)
+FRAMEWORKS: dict[str, tuple[str, str]] = _discover()

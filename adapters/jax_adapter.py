@@ -17,6 +17,9 @@ JAX's default configuration is kept (64-bit types off), as a user would have it.
 """
 from __future__ import annotations
 
+FRAMEWORK = "jax"  # with INSTALL: read by adapters/__init__.py without importing
+INSTALL = "pip install jax flax"
+
 import platform
 from typing import Any, Callable, ContextManager
 

@@ -8,6 +8,9 @@ every call returns the same mask (tests/test_adapters.py shows that pitfall).
 """
 from __future__ import annotations
 
+FRAMEWORK = "mlx"  # with INSTALL: read by adapters/__init__.py without importing
+INSTALL = 'pip install "mlx[cpu]"'
+
 from typing import Callable, ContextManager
 
 import mlx.core as mx

@@ -9,6 +9,9 @@ gradient and no in-place variant.
 """
 from __future__ import annotations
 
+FRAMEWORK = "onnxruntime"  # with INSTALL: read by adapters/__init__.py without importing
+INSTALL = "pip install onnxruntime onnx"
+
 import platform
 
 import numpy as np

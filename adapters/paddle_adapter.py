@@ -11,6 +11,9 @@ Seeding is global (paddle.seed). Paddle has no Dropout1D module (only functional
 """
 from __future__ import annotations
 
+FRAMEWORK = "paddle"  # with INSTALL: read by adapters/__init__.py without importing
+INSTALL = "pip install paddlepaddle"
+
 import platform
 from dataclasses import dataclass
 from typing import Callable

@@ -6,6 +6,9 @@ channels-first (N, C, *spatial) for every rank >= 2, p in [0, 1], inverted scali
 """
 from __future__ import annotations
 
+FRAMEWORK = "reference"  # with INSTALL: read by adapters/__init__.py without importing
+INSTALL = "pip install numpy"
+
 import numpy as np
 
 from conformance.function_adapter import function_adapter

@@ -9,6 +9,9 @@ seed (tf.random.set_seed, reset when a session opens).
 """
 from __future__ import annotations
 
+FRAMEWORK = "tensorflow"  # with INSTALL: read by adapters/__init__.py without importing
+INSTALL = "pip install tensorflow-cpu"
+
 import os
 from typing import Any, Callable
 

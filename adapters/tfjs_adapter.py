@@ -12,6 +12,8 @@ channel noise shape is a second target:
 """
 from __future__ import annotations
 
+FRAMEWORK = "tfjs"  # with INSTALL: read by adapters/__init__.py without importing
+
 import os
 import shutil
 from pathlib import Path

@@ -7,6 +7,9 @@ device compiles kernels with clang; without clang the pure-Python interpreter de
 """
 from __future__ import annotations
 
+FRAMEWORK = "tinygrad"  # with INSTALL: read by adapters/__init__.py without importing
+INSTALL = "pip install tinygrad"
+
 import platform
 import shutil
 from importlib.metadata import version as dist_version

@@ -1,6 +1,9 @@
 """PyTorch adapter: torch.nn.functional.dropout* and the torch.nn.Dropout* modules."""
 from __future__ import annotations
 
+FRAMEWORK = "torch"  # with INSTALL: read by adapters/__init__.py without importing
+INSTALL = "pip install torch==2.13.0"
+
 import platform
 import shutil
 import warnings

@@ -223,3 +223,16 @@ def test_lint_command_exit_codes(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "mine.yaml" in out and "unmatched" in out and "lint: 1 problem(s): 1 unmatched" in out
     assert EXPECTATIONS_DIR.is_dir()
+
+
+def test_a_framework_is_found_from_its_module_constants(tmp_path) -> None:
+    """Adding a framework is a module with FRAMEWORK and INSTALL (read, not imported) plus its file."""
+    from adapters import FRAMEWORKS, _declared
+    module = tmp_path / "mydrop_adapter.py"
+    module.write_text('"""x"""\nfrom __future__ import annotations\n\nFRAMEWORK = "mydrop"\n'
+                      'INSTALL = "pip install mydrop"\nimport mydrop_not_installed\n', encoding="utf-8")
+    assert _declared(module) == ("mydrop", "pip install mydrop")
+    (tmp_path / "helper.py").write_text("VALUE = 1\n", encoding="utf-8")
+    assert _declared(tmp_path / "helper.py") is None
+    assert FRAMEWORKS["torch"] == ("adapters.torch_adapter", "pip install torch==2.13.0")
+    assert "keras" not in FRAMEWORKS  # the shared Keras module is not a framework of its own
