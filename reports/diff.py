@@ -1,11 +1,14 @@
 """`python -m conformance diff OLD NEW`: every outcome that changed between two results files.
 
 Cases are matched by test id (spec[framework-device-mode-params]), so the diff compares two
-framework versions, two devices or two suite versions alike. Exit code 0 whatever changed: the
+framework versions, two devices or two suite versions alike; ids an older suite used for the same
+case (renamed-cases.json, e.g. when specs were merged) are read as today's. Exit code 0 whatever changed: the
 diff informs, the gate is `run`'s exit code (a diff is also read between runs that both failed).
 """
 from __future__ import annotations
 
+import functools
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +17,8 @@ from typing import Any
 from conformance.record import Result, Status, results_of
 
 from .model import load
+
+RENAMED_CASES = Path(__file__).with_name("renamed-cases.json")
 
 CATEGORIES = (
     ("new-failure", "New failures", "was as expected, now fails, errors or has a stale expectation"),
@@ -63,8 +68,21 @@ def categorize(old: Result | None, new: Result | None) -> str | None:
     return "other"
 
 
+@functools.lru_cache(maxsize=1)
+def _renamed() -> dict[str, str]:
+    return json.loads(RENAMED_CASES.read_text(encoding="utf-8"))["renamed"]
+
+
+def current_id(record: Result) -> str:
+    """The id today's suite gives the case an older suite recorded as `record.id`."""
+    target = f"{record.framework}-{record.device}-{record.mode}"
+    key = record.id.replace(f"[{target}", "[{target}", 1)
+    new = _renamed().get(key)
+    return record.id if new is None else new.replace("[{target}", f"[{target}", 1)
+
+
 def compare(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[Change]:
-    old = {r.id: r for r in results_of(old_doc)}
+    old = {current_id(r): r for r in results_of(old_doc)}
     new = {r.id: r for r in results_of(new_doc)}
     changes = []
     for test_id in sorted(set(old) | set(new)):

@@ -158,3 +158,19 @@ def test_a_record_with_an_unknown_status_is_refused_naming_the_file(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(ValueError, match=r"odd\.json.*unknown status 'flaky'"):
         write_report([path], tmp_path / "index.html")
+
+
+def test_diff_reads_ids_renamed_by_merged_specs_as_today_s() -> None:
+    """Old results name a case dropout2d-scaling[...]; the merged spec names it channel-dropout-scaling[...]."""
+    from conformance.record import Result, Status
+    from reports.diff import compare, current_id
+    old = Result(id="dropout2d-scaling[keras-jax-cpu-eager-p0.5-float32]", status=Status.PASS,
+                 framework="keras-jax", device="cpu", mode="eager")
+    new_id = "channel-dropout-scaling[keras-jax-cpu-eager-dropout2d-p0.5-float32]"
+    assert current_id(old) == new_id
+    unrenamed = Result(id="dropout2d-seeding[keras-jax-cpu-eager]", status=Status.PASS,
+                       framework="keras-jax", device="cpu", mode="eager")
+    assert current_id(unrenamed) == unrenamed.id
+    new = Result(id=new_id, status=Status.PASS, framework="keras-jax", device="cpu", mode="eager")
+    doc = lambda *records: {"results": [r.to_json() for r in records]}  # noqa: E731
+    assert compare(doc(old), doc(new)) == []
