@@ -9,7 +9,7 @@ import numpy as np
 from .. import stats
 from ..arrays import same_values, widen
 from ..seeding import derive_seed
-from . import CheckContext, Observation, Verdict, check
+from . import CheckContext, Verdict, check
 
 
 def channel_states(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
