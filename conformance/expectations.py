@@ -78,21 +78,15 @@ class When(_Strict):
                 raise ValueError(f"not a version specifier: {v!r}") from exc
         return v
 
-    def matches(self, op: str, params: dict[str, Any], device: str, mode: str, version: str) -> bool:
-        if self.op is not None and op not in self.op:
-            return False
-        if self.device is not None and device not in self.device:
-            return False
-        if self.mode is not None and mode not in self.mode:
-            return False
-        if self.version is not None and not _version_in(version, self.version):
-            return False
-        return all(params.get(k) == v for k, v in (self.params or {}).items())
-
     def could_match(self, op: str, params: dict[str, Any]) -> bool:
-        """Whether some device, mode and version make this match the case (for lint)."""
+        """Whether the case's op and params fit: some device, mode and version then match (for lint)."""
         return (self.op is None or op in self.op) and \
             all(params.get(k) == v for k, v in (self.params or {}).items())
+
+    def matches(self, op: str, params: dict[str, Any], device: str, mode: str, version: str) -> bool:
+        return self.could_match(op, params) and (self.device is None or device in self.device) and \
+            (self.mode is None or mode in self.mode) and \
+            (self.version is None or _version_in(version, self.version))
 
 
 def _version_in(version: str, specifier: str) -> bool:
@@ -232,7 +226,7 @@ class ExpectationBook:
         builtin = load_directory(directory)
         overrides, own = [], []
         for f in files:
-            rules, inherited = load_override_file(Path(f), directory)
+            rules, inherited = load_override_file(Path(f), builtin)
             overrides += rules + inherited
             own += [r.key for r in rules]
         return cls(overrides, builtin, own)
@@ -292,22 +286,25 @@ def read_directory(directory: Path = EXPECTATIONS_DIR) -> dict[str, tuple[Path, 
     return files
 
 
-def load_directory(directory: Path = EXPECTATIONS_DIR) -> dict[str, list[Rule]]:
+def resolve(files: dict[str, tuple[Path, ExpectationFile]]) -> dict[str, list[Rule]]:
     """Framework name -> its rules (own, then inherited). Built-in rules name no framework:
     a file is for the framework it is named after."""
-    files = read_directory(directory) if directory.is_dir() else {}
     return {name: _resolve(name, files, ()) for name in files}
 
 
-def load_override_file(path: Path, directory: Path = EXPECTATIONS_DIR) -> tuple[list[Rule], list[Rule]]:
-    """An adopter's file: its own rules, and those of the built-in files it inherits."""
+def load_directory(directory: Path = EXPECTATIONS_DIR) -> dict[str, list[Rule]]:
+    return resolve(read_directory(directory) if directory.is_dir() else {})
+
+
+def load_override_file(path: Path, builtin: dict[str, list[Rule]]) -> tuple[list[Rule], list[Rule]]:
+    """An adopter's file: its own rules, and those of the built-in files (`builtin`) it inherits."""
     parsed = read_file(path)
     rules = rules_of(parsed, path, parsed.framework)
     for rule in rules:
         if rule.framework is None:
             raise ExpectationFileError(f"{path}: {rule.key.rsplit('#', 1)[1]} ({rule.spec}): no framework given "
                                        "(set 'framework:' at the top of the file or on the entry)")
-    builtin, inherited = load_directory(directory), []
+    inherited = []
     for parent in parsed.inherits:
         if parent not in builtin:
             raise ExpectationFileError(f"{path}: field 'inherits': no expectations file {parent!r} "

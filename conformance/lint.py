@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .expectations import EXPECTATIONS_DIR, ExpectationFile, ExpectationFileError, display_path, load_directory, \
-    read_directory, read_file, rules_of
+from .expectations import EXPECTATIONS_DIR, ExpectationFile, ExpectationFileError, display_path, read_directory, \
+    read_file, resolve, rules_of
 from .spec import SPECS_DIR, Spec, load_all
 
 KINDS = ("unmatched", "duplicate-reason", "issue-without-link", "source-without-quote", "malformed")
@@ -69,7 +69,7 @@ def lint_reasons(files: list[tuple[Path, ExpectationFile]]) -> list[Problem]:
 
 
 def lint_matches(files: list[tuple[Path, ExpectationFile]], specs: list[Spec]) -> list[Problem]:
-    cases = {s.id: [(c.pop("op"), c) for c in (dict(c) for c in s.expanded_cases())] for s in specs}
+    cases = {s.id: s.op_cases for s in specs}
     problems = []
     for path, parsed in files:
         for rule in rules_of(parsed, path, framework=None):
@@ -95,8 +95,9 @@ def lint(specs_dir: Path = SPECS_DIR, expectations_dir: Path = EXPECTATIONS_DIR,
     problems = [Problem("malformed", e.file, str(e)) for e in errors]
     files: list[tuple[Path, ExpectationFile]] = []
     try:
-        files += [(path, parsed) for path, parsed in read_directory(expectations_dir).values()]
-        load_directory(expectations_dir)  # inherits: missing files, cycles
+        shipped = read_directory(expectations_dir)
+        files += list(shipped.values())
+        resolve(shipped)  # inherits: missing files, cycles
     except ExpectationFileError as exc:
         problems.append(Problem("malformed", str(expectations_dir), str(exc)))
     for path in extra_files:

@@ -71,12 +71,7 @@ def _distinguishing_keys(spec: Spec, op: str) -> list[str]:
 
 
 def expand(spec: Spec, target: Target) -> list[Case]:
-    cases = []
-    for params in spec.expanded_cases():
-        params = dict(params)
-        op = params.pop("op")
-        cases.append(Case(spec, op, params, target))
-    return cases
+    return [Case(spec, op, params, target) for op, params in spec.op_cases]
 
 
 def reproduce_command(case: Case, salt: str, expectation_files: list[str] = ()) -> str:

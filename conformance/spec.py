@@ -6,6 +6,7 @@ and never stops the other files from loading.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -79,10 +80,15 @@ class Spec(_Strict):
         points = [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))]
         return [{**self.params, **case, **point} for case in self.cases for point in points]
 
-    @property
+    @functools.cached_property
+    def op_cases(self) -> list[tuple[str, dict[str, Any]]]:
+        """(op, the other parameters) of every case, expanded once per spec."""
+        return [(case.pop("op"), case) for case in self.expanded_cases()]
+
+    @functools.cached_property
     def ops(self) -> list[str]:
         """The ops this spec covers, in order of first appearance."""
-        return list(dict.fromkeys(case["op"] for case in self.expanded_cases()))
+        return list(dict.fromkeys(op for op, _ in self.op_cases))
 
 
 @dataclass(frozen=True)
