@@ -1,18 +1,17 @@
 """Command line: `python -m conformance run|list|lint|report|diff`.
 
-`run` drives pytest underneath, one subprocess per execution target (framework x device x
-mode), so that a crash or hang in one framework becomes error results for that target while
-the others complete. Exit codes: 0 every outcome as expected, 1 otherwise, 2 usage error.
+`run` drives pytest underneath, in subprocesses per execution target (framework x device x mode)
+under a supervisor (supervisor.py): a case that crashes or hangs becomes one error record and the
+target restarts on the cases after it, while the other targets complete. Exit codes: 0 every outcome as expected, 1 otherwise, 2 usage error.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import re
 import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from .progress import Progress
 from .record import Result, Status
 from .seeding import run_salt
 from .spec import SPECS_DIR, load_all, matches_pattern
+from .supervisor import TargetSettings, run_target
 from .targets import UsageError, known_frameworks
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -38,7 +38,12 @@ def _add_run(sub) -> None:
     p.add_argument("--salt", default=None, help="run salt (default: $CONFORMANCE_SALT or fresh)")
     p.add_argument("--out", default="build/results", help="output directory (default: build/results)")
     p.add_argument("--specs-dir", default=str(SPECS_DIR), help="directory of YAML specs")
-    p.add_argument("--timeout", type=float, default=900.0, help="seconds per execution target (default 900)")
+    p.add_argument("--timeout", type=float, default=900.0,
+                   help="seconds per execution target, restarts included (default 900)")
+    p.add_argument("--case-timeout", type=float, default=300.0,
+                   help="seconds one case may run before it is stopped and recorded as a timeout (default 300)")
+    p.add_argument("--max-restarts", type=int, default=5,
+                   help="times a target is restarted after a case crashed or timed out (default 5)")
     p.add_argument("--junit-xml", default=None, help="also write JUnit XML here")
     p.add_argument("--expectations", action="append", default=[],
                    help="expectations file (YAML) overriding or adding per-implementation expectations")
@@ -111,7 +116,16 @@ def cmd_list(args) -> int:
 
 # ---------------------------------------------------------------- run
 
+def _check_limits(args) -> None:
+    for flag, value, least in (("--timeout", args.timeout, 0), ("--case-timeout", args.case_timeout, 0)):
+        if not value > least:  # also NaN
+            raise UsageError(f"{flag} must be a number of seconds above 0, got {value:g}")
+    if args.max_restarts < 0:
+        raise UsageError(f"--max-restarts must be 0 or more, got {args.max_restarts}")
+
+
 def _check_refs(args) -> list[str]:
+    _check_limits(args)
     known = known_frameworks()
     for name in args.framework:
         if name not in known:
@@ -131,83 +145,6 @@ def _probe(ref: str, args) -> dict[str, Any]:
     if "usage_error" in answer:
         raise UsageError(answer["usage_error"])
     return answer
-
-
-def _target_command(ref: str, target: dict[str, Any], args, salt: str, jsonl: Path) -> list[str]:
-    who = ["--adapter", ref] if ":" in ref else ["--framework", ref]
-    cmd = [sys.executable, "-m", "pytest", "-p", "conformance.plugin", "-p", "no:cacheprovider",
-           args.specs_dir, "--specs-dir", args.specs_dir, "--rootdir", args.specs_dir, *who,
-           "--device", target["device"], "--mode", target["mode"], "--salt", salt,
-           "--results-jsonl", str(jsonl), "-q" if args.verbose else "-qq", "--no-header"]
-    for pattern in args.spec:
-        cmd += ["--spec", pattern]
-    for path in args.expectations:
-        cmd += ["--expectations", path]
-    return cmd
-
-
-def _read_jsonl(path: Path) -> tuple[dict[str, Any] | None, list[Result]]:
-    plan, found = None, []
-    if not path.exists():
-        return plan, found
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-        if record.get("type") == "plan":
-            plan = record
-        elif record.pop("type", None) == "result":
-            found.append(Result.from_json(record))
-    return plan, found
-
-
-def _missing_as_errors(plan: dict[str, Any] | None, found: list[Result], target: dict[str, Any],
-                       why: str) -> list[Result]:
-    """Tests a crashed or hung target never reported: error results carrying the captured message."""
-    done = {r.id for r in found}
-    missing = [t for t in (plan or {}).get("tests", []) if t not in done]
-    if plan is None:
-        missing = [f"{target['framework']}-{target['device']}-{target['mode']}"]
-    return [Result(id=test_id, status=Status.ERROR, message=why, spec=test_id.split("[")[0],
-                   framework=target["framework"], device=target["device"], mode=target["mode"])
-            for test_id in missing]
-
-
-def _run_target(ref: str, target: dict[str, Any], args, salt: str, workdir: Path,
-                progress: Progress) -> tuple[dict[str, Any] | None, list[Result]]:
-    label = f"{target['framework']}-{target['device']}-{target['mode']}"
-    jsonl = workdir / f"{label}.jsonl"
-    log = workdir / f"{label}.log"
-    cmd = _target_command(ref, target, args, salt, jsonl)
-    started = time.monotonic()
-    with open(log, "w", encoding="utf-8") as out:
-        proc, why = None, None
-        try:  # an interrupt while the target starts must not leave it running either
-            proc = subprocess.Popen(cmd, stdout=out if not args.verbose else None, stderr=subprocess.STDOUT,
-                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            while proc.poll() is None:
-                plan, found = _read_jsonl(jsonl)
-                progress.update(label, len(found), len((plan or {}).get("tests", [])) or None)
-                if time.monotonic() - started > args.timeout:
-                    proc.kill()
-                    why = f"{label} timed out after {args.timeout:g} s"
-                    break
-                time.sleep(0.2)
-            proc.wait()
-        except KeyboardInterrupt:
-            if proc is not None:
-                proc.kill()
-                proc.wait()
-            raise
-    plan, found = _read_jsonl(jsonl)
-    progress.update(label, len(found), len((plan or {}).get("tests", [])) or None, finished=True)
-    if why is None and proc.returncode not in (0, 1):
-        tail = log.read_text(encoding="utf-8", errors="replace").strip()[-1500:] if log.exists() else ""
-        why = f"{label} exited with code {proc.returncode}: {tail}"
-    if why is not None:
-        found += _missing_as_errors(plan, found, target, why)
-    return plan, found
 
 
 def cmd_run(args, argv: list[str]) -> int:
@@ -257,17 +194,20 @@ def cmd_run(args, argv: list[str]) -> int:
         res.write_atomic(results_path, res.document(header, specs, _dedupe(gathered)))
 
     progress = Progress(enabled=sys.stderr.isatty())
+    settings = TargetSettings(args.specs_dir, args.spec, args.expectations, args.timeout, args.case_timeout,
+                              args.max_restarts, args.verbose)
     interrupted = False
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         for ref, target in plans:
             targets.append(target)
             try:
-                plan, found = _run_target(ref, target, args, salt, Path(tmp), progress)
+                done = run_target(ref, target, settings, salt, Path(tmp), progress)
             except KeyboardInterrupt:
                 interrupted = True
                 break
-            false_alarm += (plan or {}).get("false_alarm", 0.0)
-            gathered += found
+            target["restarts"] = done.restarts
+            false_alarm += done.false_alarm
+            gathered += done.results
             save()
     save()
     if args.junit_xml:
@@ -292,11 +232,17 @@ def cmd_run(args, argv: list[str]) -> int:
 
 
 def planned_false_alarm(specs: list, patterns: list[str]) -> float:
-    """Sum of the false-alarm probabilities of one target's cases (an upper bound under --spec)."""
+    """Sum of the false-alarm probabilities of one target's cases (an upper bound under --spec: a
+    spec counts when a pattern could match one of its test ids)."""
     from .checks import CHECKS
-    chosen = [s for s in specs if not patterns or any(matches_pattern(s.id, s.id, [p.split("[")[0]])
-                                                      for p in patterns)]
+    chosen = [s for s in specs if not patterns or any(_could_select(s.id, p) for p in patterns)]
     return sum(CHECKS[s.check].false_alarm(params) for s in chosen for params in s.expanded_cases())
+
+
+def _could_select(spec_id: str, pattern: str) -> bool:
+    """The pattern's literal start (before any '[', '*' or '?') is compatible with the spec id."""
+    literal = re.split(r"[\[*?]", pattern, maxsplit=1)[0]
+    return matches_pattern(spec_id, spec_id, [pattern]) or spec_id.startswith(literal)
 
 
 def _unmatched(book: ExpectationBook, gathered: list[Result]) -> list[str]:

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .record import Result, Status
 from .spec import Spec
+from .yamlio import describe_yaml_error, load_yaml
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 Outcome = Literal["conforms", "diverges", "not-offered", "informational"]
@@ -183,11 +184,11 @@ def _error_location(exc: ValidationError) -> str:
 
 def read_file(path: Path) -> ExpectationFile:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ExpectationFileError(f"{path}: cannot read expectations: {exc}") from exc
     except yaml.YAMLError as exc:
-        raise ExpectationFileError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from exc
+        raise ExpectationFileError(f"{path}: {describe_yaml_error(exc)}") from exc
     except Exception as exc:  # noqa: BLE001 - e.g. YAML recursion bombs
         raise ExpectationFileError(f"{path}: unreadable YAML: {type(exc).__name__}") from exc
     if not isinstance(data, dict):

@@ -5,8 +5,8 @@ its result record to ``--results-jsonl`` as one JSON line, so a crash loses noth
 """
 from __future__ import annotations
 
+import faulthandler
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import pytest
 from . import __version__, stats
 from .expectations import ExpectationBook, ExpectationFileError
 from .record import Result, Status
-from .runner import Case, Target, expand, run_case
+from .runner import Case, Target, case_record, expand, run_case
 from .seeding import run_salt
 from .spec import SPECS_DIR, SpecError, load_all, load_file, matches_pattern
 from .targets import Unavailable, UsageError, load_adapter, targets_for
@@ -36,6 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--results-jsonl", default=None, help="append one JSON line per result here")
     group.addoption("--expectations", action="append", default=[],
                     help="expectations file overriding the specs' expect entries (repeatable)")
+    group.addoption("--skip-ids", default=None,
+                    help="file of test ids (one per line) not to run: a restarted target's finished cases")
+    group.addoption("--crash-log", default=None,
+                    help="write Python's fault-handler output (fatal signals, stacks) to this file")
 
 
 class RunState:
@@ -77,15 +81,16 @@ class RunState:
         self.false_alarm = 0.0
 
     def write(self, record: dict[str, Any]) -> None:
+        """Append one line. Flushed, not fsynced: what a dying process has written is already the
+        kernel's, and only an operating-system crash could lose it."""
         if self.jsonl is None:
             return
         with self.jsonl.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, default=str) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
 
 
 state_key = pytest.StashKey[RunState]()
+_crash_log_files: list[Any] = []  # open for the process's lifetime: the fault handler writes to its fd
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -93,6 +98,9 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.option.crash_log:  # run with -p no:faulthandler, whose own handler would write to stderr
+        _crash_log_files.append(open(config.option.crash_log, "w", encoding="utf-8"))  # noqa: SIM115
+        faulthandler.enable(file=_crash_log_files[-1], all_threads=True)
     config.stash[state_key] = RunState(config)
     if not _is_worker(config):
         config.pluginmanager.register(ResultWriter(config.stash[state_key], config), "conformance-results")
@@ -141,6 +149,7 @@ class SpecItem(pytest.Item):
 
     def runtest(self) -> None:
         st = self.config.stash[state_key]
+        st.write({"type": "start", "id": self.name})  # a supervisor knows which case took the process down
         record = run_case(self.case, st.salt, st.expectations, st.expectation_files)
         _attach(self, record)
         if record.status is Status.SKIPPED:
@@ -187,21 +196,36 @@ def _attach(item: pytest.Item, record: Result) -> None:
     item.user_properties.append((RESULT_KEY, record.to_json()))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.option.skip_ids:
+        return
+    skip = set(Path(config.option.skip_ids).read_text(encoding="utf-8").splitlines())
+    kept = [item for item in items if item.name not in skip]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.name in skip])
+        items[:] = kept
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if _is_worker(session.config):
         return
     if session.config.pluginmanager.hasplugin("dsession"):
         return  # pytest-xdist controller: the workers collect; see ResultWriter
-    cases = {item.name: item.case.false_alarm for item in session.items if isinstance(item, SpecItem)}
-    _write_plan(session.config, [item.name for item in session.items], sum(cases.values()))
+    st = session.config.stash[state_key]
+    cases = [item.case for item in session.items if isinstance(item, SpecItem)]
+    records = {c.test_id: case_record(c, st.salt, st.expectations, st.expectation_files).to_json() for c in cases}
+    _write_plan(session.config, [item.name for item in session.items], sum(c.false_alarm for c in cases), records)
 
 
-def _write_plan(config: pytest.Config, names: list[str], false_alarm: float) -> None:
-    """The plan line: every test id this process will report, so a crash leaves no case unaccounted."""
+def _write_plan(config: pytest.Config, names: list[str], false_alarm: float,
+                records: dict[str, Any] | None = None) -> None:
+    """The plan line: every test id this process will report, so a crash leaves no case unaccounted,
+    and each case's record before it runs (a supervisor completes it if the case never finishes)."""
     st = config.stash[state_key]
     st.false_alarm = false_alarm
     st.write({"type": "plan", "salt": st.salt, "tests": names, "false_alarm": false_alarm,
-              "targets": [t.record() for t in st.targets], "unavailable": st.unavailable})
+              "targets": [t.record() for t in st.targets], "unavailable": st.unavailable,
+              "records": records or {}})
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"conformance: {len(names)} cases; whole-run false-alarm bound "

@@ -76,6 +76,8 @@ class Result:
     false_alarm: float = 0.0
     seed: int | None = None
     reproduce: str | None = None  # the command that replays this case alone
+    # A case that took its process down: {"kind": "crash" | "timeout", "signal", "exit_code", "lines"}
+    incident: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         record = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 import shlex
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
 
 from .api import Adapter, Device, NotOffered
 from .checks import CHECKS, CheckContext, Verdict
@@ -118,18 +118,38 @@ def expectation_for(case: Case, book: ExpectationBook) -> tuple[Expectation, str
                        t.adapter.strict, t.device.label, t.mode, t.adapter.version())
 
 
-def run_case(case: Case, salt: str, book: ExpectationBook | None = None,
-             expectation_files: list[str] = ()) -> Result:
-    """Run one case; never raises for a framework's misbehaviour (that becomes the result)."""
+def case_record(case: Case, salt: str, book: ExpectationBook | None = None,
+                expectation_files: Sequence[str] = ()) -> Result:
+    """The case's record before it runs: what it is, what applies, how to replay it. Its status is
+    `error` until the case finishes, so a case that takes its process down keeps everything else."""
+    return _blank_record(case, salt, *expectation_for(case, book or ExpectationBook.shipped()), expectation_files)
+
+
+def _blank_record(case: Case, salt: str, expectation: Expectation, expectation_source: str,
+                  expectation_files: Sequence[str]) -> Result:
     t = case.target
-    seed = derive_seed(salt, case.test_id)
+    return Result(
+        id=case.test_id, spec=case.spec.id, behavior=case.spec.behavior, op=case.op,
+        framework=t.adapter.name, device=t.device.label, mode=t.mode, params=case.params,
+        status=Status.ERROR, message="the case did not finish",
+        expected={**expectation.model_dump(exclude_none=True), "source": expectation_source},
+        false_alarm=case.false_alarm, seed=derive_seed(salt, case.test_id),
+        reproduce=reproduce_command(case, salt, list(expectation_files)),
+    )
+
+
+def run_case(case: Case, salt: str, book: ExpectationBook | None = None,
+             expectation_files: Sequence[str] = ()) -> Result:
+    """Run one case; never raises for a framework's misbehaviour (that becomes the result)."""
     expectation, expectation_source = expectation_for(case, book or ExpectationBook.shipped())
+    record = _blank_record(case, salt, expectation, expectation_source, expectation_files)
+    t = case.target
     verdict, not_offered, status, message = None, None, None, ""
     if case.op not in t.adapter.ops():  # the engine skips unlisted ops; no expectation outranks ops()
         status, message = Status.SKIPPED, f"not offered: {t.adapter.name} offers no {case.op}"
     else:
         try:
-            ctx = CheckContext(t.adapter, t.device, t.mode, case.op, case.params, seed)
+            ctx = CheckContext(t.adapter, t.device, t.mode, case.op, case.params, record.seed)
             verdict = CHECKS[case.spec.check].fn(ctx)
         except NotOffered as exc:
             not_offered = str(exc)
@@ -137,25 +157,7 @@ def run_case(case: Case, salt: str, book: ExpectationBook | None = None,
             status, message = Status.ERROR, f"{type(exc).__name__}: {exc}"
     if status is None:
         status, message = decide(verdict, expectation, not_offered)
-    return Result(
-        id=case.test_id,
-        spec=case.spec.id,
-        behavior=case.spec.behavior,
-        op=case.op,
-        framework=t.adapter.name,
-        device=t.device.label,
-        mode=t.mode,
-        params=case.params,
-        status=status,
-        expected={**expectation.model_dump(exclude_none=True),
-                  "source": expectation_source},
-        observed=verdict.observed if verdict else {},
-        message=message,
-        warnings=verdict.warnings if verdict else [],
-        p_value=_finite(verdict.p_value) if verdict else None,
-        n=verdict.n if verdict else None,
-        min_detectable=_finite(verdict.min_detectable) if verdict else None,
-        false_alarm=case.false_alarm,
-        seed=seed,
-        reproduce=reproduce_command(case, salt, list(expectation_files)),
-    )
+    if verdict is None:
+        return replace(record, status=status, message=message)
+    return replace(record, status=status, message=message, observed=verdict.observed, warnings=verdict.warnings,
+                   p_value=_finite(verdict.p_value), n=verdict.n, min_detectable=_finite(verdict.min_detectable))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,9 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from .yamlio import describe_yaml_error, load_yaml
 
 BEHAVIORS = (
     "channel-granularity", "scaling", "eval-identity", "input-rank", "layout", "drop-rate",
@@ -23,6 +27,7 @@ BEHAVIORS = (
 )
 Behavior = Literal[BEHAVIORS]  # type: ignore[valid-type]
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
+MAX_CASES_PER_SPEC = 4096  # a grid past this is a mistake (the largest spec has 64 cases)
 
 
 class _Strict(BaseModel):
@@ -66,13 +71,42 @@ class Spec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _every_case_names_a_known_op(self) -> "Spec":
-        from .api import OPS
-        for case in self.expanded_cases():
-            if case.get("op") not in OPS:
-                where = "no 'op' in params, grid or cases" if "op" not in case else f"unknown op {case['op']!r}"
-                raise ValueError(f"{where}; every case needs one of: {', '.join(OPS)}")
+    def _cases_are_typed(self) -> "Spec":
+        """Every case names a known op and fits its check's parameter schema, grid values included;
+        an error is located where the value is written (params.K, cases.I.K or grid.K.J)."""
+        count = len(self.cases) * math.prod(len(values) for values in self.grid.values())
+        if count > MAX_CASES_PER_SPEC:
+            raise _located([(("grid",), f"expands to {count} cases (limit {MAX_CASES_PER_SPEC} per spec)",
+                             None)])
+        problems: dict[tuple, tuple[str, Any]] = {}
+        for index, case in enumerate(self.cases):
+            for point in self._grid_points():
+                params = {**self.params, **case, **{k: self.grid[k][j] for k, j in point.items()}}
+                for field, message in _case_problems(self.check, params):
+                    where = self._where(field, index, point)
+                    problems.setdefault(where, (message, params.get(field[0]) if field else None))
+                if len(problems) >= 20:
+                    break
+        if problems:
+            raise _located([(where, message, value) for where, (message, value) in problems.items()])
         return self
+
+    def _grid_points(self) -> list[dict[str, int]]:
+        keys = list(self.grid)
+        return [dict(zip(keys, combo)) for combo in itertools.product(*(range(len(self.grid[k])) for k in keys))]
+
+    def _where(self, field: tuple, index: int, point: dict[str, int]) -> tuple:
+        """Where a case's key is written: its grid value, its explicit case, or the spec's params."""
+        if not field:
+            return ("cases", index) if len(self.cases) > 1 else ("params",)
+        key, rest = field[0], field[1:]
+        if key in point:
+            return ("grid", key, point[key], *rest)
+        if key in self.cases[index]:
+            return ("cases", index, key, *rest)
+        if key in self.params:
+            return ("params", key, *rest)
+        return (("cases", index) if len(self.cases) > 1 else ("params",)) + (key,)
 
     def expanded_cases(self) -> list[dict[str, Any]]:
         """Every case's parameters, the op among them: params, then each explicit case x the grid."""
@@ -89,6 +123,37 @@ class Spec(_Strict):
     def ops(self) -> list[str]:
         """The ops this spec covers, in order of first appearance."""
         return list(dict.fromkeys(op for op, _ in self.op_cases))
+
+
+def _case_problems(check: str, params: dict[str, Any]) -> list[tuple[tuple, str]]:
+    """(field path, message) for each way one case's parameters miss the op list or the check's schema."""
+    from .api import OPS
+    from .checks import CHECKS
+    op = params.get("op")
+    if op is None or isinstance(op, (list, dict)) or op not in OPS:
+        where = "no 'op' in params, grid or cases" if op is None else f"unknown op {op!r}"
+        return [(("op",) if op is not None else (), f"{where}; every case needs one of: {', '.join(OPS)}")]
+    schema = CHECKS[check].params
+    try:
+        schema.model_validate({k: v for k, v in params.items() if k != "op"})
+    except ValidationError as exc:
+        return [(tuple(e["loc"]), f"{e['msg']} (check {check!r})") for e in exc.errors()]
+    return []
+
+
+def _located(problems: list[tuple[tuple, str, Any]]) -> ValidationError:
+    """A ValidationError whose locations point into the spec, so SpecError names the field."""
+    details = []
+    for where, message, value in problems:
+        shown = f"; got {_short_repr(value)}" if value is not None else ""
+        details.append(InitErrorDetails(type=PydanticCustomError("case_params", "{message}", {"message": message + shown}),
+                                        loc=where, input=value))
+    return ValidationError.from_exception_data("Spec", details)
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -109,12 +174,9 @@ def _field_path(loc: tuple) -> str:
 def parse_specs(text: str, file: str) -> tuple[list[Spec], list[SpecError]]:
     """Parse one spec file's text. Never raises for bad content: errors are returned."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return [], [SpecError(file, "?", "<yaml>", f"invalid YAML at {where}: {problem}")]
+        return [], [SpecError(file, "?", "<yaml>", describe_yaml_error(exc))]
     except Exception as exc:  # noqa: BLE001 - e.g. undecodable bytes or YAML recursion bombs
         return [], [SpecError(file, "?", "<yaml>", f"unreadable YAML: {type(exc).__name__}: {exc}")]
     if isinstance(data, dict) and set(data) == {"specs"}:

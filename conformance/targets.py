@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -79,8 +80,22 @@ def load_adapter(ref: str) -> Adapter:
     return _instantiate(getattr(module, attr), ref)
 
 
+# An adapter's name and device labels name files, test ids and command lines: keep them plain.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+
+
+def check_names(adapter: Adapter, ref: str, devices: list) -> None:
+    """UsageError unless the adapter's name and device labels are plain names."""
+    named = [("name", adapter.name)] + [("device label", getattr(d, "label", d)) for d in devices]
+    for what, value in named:
+        if not isinstance(value, str) or not _PLAIN_NAME.fullmatch(value):
+            raise UsageError(f"{ref}: adapter {what} {value!r} is not a plain name (1 to 64 letters, digits "
+                             "or . _ + -, starting with a letter or digit); it names files and test ids")
+
+
 def targets_for(adapter: Adapter, ref: str, device: str = "all", mode: str = "all") -> list[Target]:
     devices = adapter.devices()
+    check_names(adapter, ref, devices)
     if device != "all":
         chosen = [d for d in devices if device in (d.label, d.kind)]
         if not chosen:

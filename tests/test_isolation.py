@@ -1,5 +1,6 @@
-"""Each execution target runs in its own process: a crash or hang there becomes error results for
-that target only, and results gathered before an interruption are kept."""
+"""A crash or a hang costs one case: the supervisor records the case that took its target process
+down (kind, signal or exit code, the fault-handler lines) and restarts the target on the cases after
+it; other targets complete, and results gathered before an interruption are kept."""
 from __future__ import annotations
 
 import json
@@ -13,36 +14,83 @@ from conformance import results as res
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = "tests/fixtures/misbehaving.py"
+SCALING_2D = "channel-dropout-scaling*dropout2d*"  # 32 cases: 8 rates x 4 dtypes, one call each
 
 
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "conformance", "run", *args]
 
 
-def test_crashing_target_becomes_errors_and_others_complete(tmp_path):
-    proc = subprocess.run(cli("--adapter", f"{FIXTURE}:crashing", "--framework", "reference",
-                              "--spec", "channel-dropout-scaling*dropout2d*", "--salt", "iso", "--out", str(tmp_path)),
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 1
-    doc = res.read(tmp_path / "results.json")
-    by_fw = {fw: [r for r in doc["results"] if r["framework"] == fw] for fw in ("crashing", "reference")}
-    assert len(by_fw["reference"]) == 32 and {r["status"] for r in by_fw["reference"]} == {"pass"}
-    crashed = by_fw["crashing"]
-    assert len(crashed) == 32  # every planned case is accounted for
-    assert sum(r["status"] == "pass" for r in crashed) == 4  # the four before the abort
-    errors = [r for r in crashed if r["status"] == "error"]
-    assert len(errors) == 28 and all("exited with code" in r["message"] for r in errors)
+def run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    proc = subprocess.run(cli(*args, "--out", str(tmp_path)), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return proc, res.read(tmp_path / "results.json")["results"]
 
 
-def test_hanging_target_times_out_into_errors(tmp_path):
-    proc = subprocess.run(cli("--adapter", f"{FIXTURE}:hanging", "--spec", "channel-dropout-drop-rate*dropout2d*",
-                              "--timeout", "20", "--out", str(tmp_path)),
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 1
+def test_a_crash_costs_only_the_case_that_crashed(tmp_path):
+    proc, results = run(tmp_path, "--adapter", f"{FIXTURE}:aborting_at_p09", "--framework", "reference",
+                        "--spec", SCALING_2D, "--salt", "iso")
+    assert proc.returncode == 1, proc.stderr
+    mine = [r for r in results if r["framework"] == "aborting-at-p09"]
+    assert len(mine) == 32 and len([r for r in results if r["framework"] == "reference"]) == 32
+    crashed = [r for r in mine if r["status"] == "error"]
+    assert sorted(r["params"]["dtype"] for r in crashed) == ["bfloat16", "float16", "float32", "float64"]
+    assert all(r["params"]["p"] == 0.9 for r in crashed)  # exactly the cases that abort, no others
+    assert all(r["status"] == "pass" for r in results if r not in crashed)
+    for r in crashed:
+        incident = r["incident"]
+        assert incident["kind"] == "crash" and incident["signal"] == "SIGABRT" and incident["exit_code"] == -6
+        assert incident["lines"][0] == "Fatal Python error: Aborted"
+        assert any("_abort_at_p09" in line for line in incident["lines"])  # the stack says where
+        assert not any(line.startswith("Extension modules") for line in incident["lines"])
+        # the record keeps what the case is and how to replay it
+        assert r["spec"] == "channel-dropout-scaling" and r["behavior"] == "scaling" and r["op"] == "dropout2d"
+        assert r["expected"]["outcome"] == "conforms" and r["seed"] is not None
+        assert f"--spec '{r['id']}'" in r["reproduce"] and "--salt iso" in r["reproduce"]
+        assert r["message"].startswith("crash: the aborting-at-p09-cpu-eager process died (signal SIGABRT)")
     doc = res.read(tmp_path / "results.json")
-    timed_out = [r for r in doc["results"] if r["status"] == "error"]
-    assert timed_out and all("timed out after 20 s" in r["message"] for r in timed_out)
-    assert any(r["status"] == "pass" for r in doc["results"])  # cases before the hang were kept
+    res.validate(doc)
+    assert {t["framework"]: t.get("restarts") for t in doc["run"]["targets"]} == \
+        {"reference": 0, "aborting-at-p09": 4}
+    assert proc.stdout.count("restarted (") == 4
+
+
+def test_restarts_are_capped_and_the_output_says_so(tmp_path):
+    # `crashing` aborts on every 5th call of a process: a crash in every fifth case, for ever.
+    proc, results = run(tmp_path, "--adapter", f"{FIXTURE}:crashing", "--spec", SCALING_2D,
+                        "--max-restarts", "2", "--salt", "iso")
+    assert proc.returncode == 1
+    assert "restart cap reached (2 restarts); 17 case(s) not run" in proc.stdout
+    statuses = [(r["status"], (r["incident"] or {}).get("kind")) for r in results]
+    assert statuses.count(("pass", None)) == 12 and statuses.count(("error", "crash")) == 3
+    not_run = [r for r in results if r["status"] == "error" and r["incident"] is None]
+    assert len(not_run) == 17 and all("restart cap reached" in r["message"] for r in not_run)
+    assert all(r["reproduce"] and r["behavior"] == "scaling" for r in not_run)
+
+
+def test_a_hanging_case_times_out_alone_with_its_stack(tmp_path):
+    started = time.monotonic()
+    proc, results = run(tmp_path, "--adapter", f"{FIXTURE}:hanging", "--spec", "channel-dropout-drop-rate*dropout2d*",
+                        "--case-timeout", "5", "--salt", "iso")
+    assert proc.returncode == 1
+    assert time.monotonic() - started < 300
+    hung = [r for r in results if r["status"] == "error"]
+    assert [r["params"]["p"] for r in hung] == [0.5]
+    assert len([r for r in results if r["status"] == "pass"]) == 7  # the cases after it ran too
+    incident = hung[0]["incident"]
+    assert incident["kind"] == "timeout" and incident["signal"] == "SIGABRT"
+    assert any("_hang_at_half" in line for line in incident["lines"])
+    assert hung[0]["message"].startswith("timeout: no result after 5 s (--case-timeout)")
+
+
+def test_the_target_timeout_still_bounds_a_target(tmp_path):
+    proc, results = run(tmp_path, "--adapter", f"{FIXTURE}:hanging", "--spec", "channel-dropout-drop-rate*dropout2d*",
+                        "--timeout", "20", "--salt", "iso")
+    assert proc.returncode == 1
+    errors = [r for r in results if r["status"] == "error"]
+    assert errors[0]["incident"]["kind"] == "timeout" and "(--timeout)" in errors[0]["message"]
+    assert all(r["message"].startswith("not run: hanging-cpu-eager timed out after 20 s") for r in errors[1:])
+    assert any(r["status"] == "pass" for r in results)  # cases before the hang were kept
+    assert len(results) == 8
 
 
 def test_interrupt_keeps_results_already_gathered(tmp_path):
@@ -69,11 +117,9 @@ def test_interrupt_keeps_results_already_gathered(tmp_path):
 
 
 def test_adapter_crashing_while_probed_fails_the_gate(tmp_path):
-    proc = subprocess.run(cli("--adapter", f"{FIXTURE}:aborting_at_import", "--framework", "reference",
-                              "--spec", "dropout2d-seeding", "--out", str(tmp_path)),
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc, results = run(tmp_path, "--adapter", f"{FIXTURE}:aborting_at_import", "--framework", "reference",
+                        "--spec", "dropout2d-seeding")
     assert proc.returncode == 1
-    doc = res.read(tmp_path / "results.json")
-    broken = [r for r in doc["results"] if r["status"] == "error"]
+    broken = [r for r in results if r["status"] == "error"]
     assert len(broken) == 1 and "aborting_at_import" in broken[0]["message"]
-    assert any(r["framework"] == "reference" and r["status"] == "pass" for r in doc["results"])
+    assert any(r["framework"] == "reference" and r["status"] == "pass" for r in results)

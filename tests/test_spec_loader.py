@@ -82,12 +82,12 @@ def test_unknown_check() -> None:
 
 def test_unknown_op() -> None:
     err = only_error(with_change(params={**BASE["params"], "op": "dropout9d"}))
-    assert_names(err, BASE["id"], "<root>", "unknown op 'dropout9d'")
+    assert_names(err, BASE["id"], "params.op", "unknown op 'dropout9d'")
 
 
 def test_every_case_needs_an_op() -> None:
     params = {k: v for k, v in BASE["params"].items() if k != "op"}
-    assert_names(only_error(with_change(params=params)), BASE["id"], "<root>", "no 'op' in params, grid or cases")
+    assert_names(only_error(with_change(params=params)), BASE["id"], "params", "no 'op' in params, grid or cases")
 
 
 def test_op_in_the_grid_or_cases() -> None:

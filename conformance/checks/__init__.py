@@ -1,8 +1,9 @@
 """Checks: each turns observations of one adapter into a verdict on one claim.
 
-A check is registered with `@check(name, false_alarm=...)`. `false_alarm(params)` is the
-probability that a *conforming* implementation fails the check; the run header adds these up
-into the whole-run false-alarm bound. Deterministic checks have false_alarm 0.
+A check is registered with `@check(name, ParamsModel, false_alarm=...)`. The model (checks/params.py)
+is the schema of one case's parameters, which a spec is typed against when it loads.
+`false_alarm(params)` is the probability that a *conforming* implementation fails the check; the
+run header adds these up into the whole-run false-alarm bound. Deterministic checks have false_alarm 0.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from ..api import Adapter, Call, Device, Output
 from ..arrays import cast, dtype_name, from_native, to_native
+from .params import CheckParams
 
 
 @dataclass
@@ -122,6 +124,7 @@ CheckFn = Callable[[CheckContext], Verdict]
 class CheckDef:
     name: str
     fn: CheckFn
+    params: type[CheckParams]
     false_alarm: Callable[[dict[str, Any]], float]
     doc: str
 
@@ -129,9 +132,9 @@ class CheckDef:
 CHECKS: dict[str, CheckDef] = {}
 
 
-def check(name: str, false_alarm: Callable[[dict[str, Any]], float] = lambda params: 0.0):
+def check(name: str, params: type[CheckParams], false_alarm: Callable[[dict[str, Any]], float] = lambda params: 0.0):
     def register(fn: CheckFn) -> CheckFn:
-        CHECKS[name] = CheckDef(name, fn, false_alarm, (fn.__doc__ or "").strip().splitlines()[0])
+        CHECKS[name] = CheckDef(name, fn, params, false_alarm, (fn.__doc__ or "").strip().splitlines()[0])
         return fn
     return register
 

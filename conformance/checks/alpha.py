@@ -18,6 +18,7 @@ from scipy.stats import binom
 from .. import exact, stats
 from ..arrays import dtype_info, widen
 from . import CheckContext, Verdict, check
+from .params import AlphaMaskAxesParams, DropRateParams, OptionalRateParams, ShapedParams
 from .masks import _axes_false_alarm, _channels_shape, _decisions, varying_axes
 
 ALPHA_PRIME = float(-exact.SELU_SCALE * exact.SELU_ALPHA)  # a dropped unit's value before the affine map
@@ -81,7 +82,7 @@ def classify(x: np.ndarray, y: np.ndarray, p: float,
     return kept_err <= 1, dropped_err <= 1, kept_err, dropped_err
 
 
-@check("alpha-values", false_alarm=_too_few)
+@check("alpha-values", ShapedParams, false_alarm=_too_few)
 def alpha_values(ctx: CheckContext) -> Verdict:
     """Every value is a*x + b (kept) or a*alpha' + b (dropped), element by element (exact.ALPHA_BUDGET)."""
     p, dtype = ctx.params["p"], ctx.params.get("dtype", "float32")
@@ -115,7 +116,8 @@ def _misread(params: dict[str, Any], shape: list[int] | None = None) -> float:
                          params.get("dtype", "float32"))
 
 
-@check("alpha-mask-axes", false_alarm=lambda params: _axes_false_alarm(params) + _misread(params))
+@check("alpha-mask-axes", AlphaMaskAxesParams,
+       false_alarm=lambda params: _axes_false_alarm(params) + _misread(params))
 def alpha_mask_axes(ctx: CheckContext) -> Verdict:
     """The alpha-dropout mask varies along exactly the claimed axes (element-wise or per channel)."""
     prm = ctx.params
@@ -129,7 +131,7 @@ def alpha_mask_axes(ctx: CheckContext) -> Verdict:
                    f"mask varies along axes {axes}, claim: {claim}", warnings=obs.warnings)
 
 
-@check("alpha-drop-rate",
+@check("alpha-drop-rate", DropRateParams,
        false_alarm=lambda params: stats.ALPHA + _misread(params, _channels_shape(_decisions(params), params)))
 def alpha_drop_rate(ctx: CheckContext) -> Verdict:
     """The share of dropped units (elements, or channels for feature alpha dropout) equals p."""
@@ -146,7 +148,8 @@ def alpha_drop_rate(ctx: CheckContext) -> Verdict:
                    p_value=p_value, n=n, min_detectable=stats.min_detectable(n, p), warnings=obs.warnings)
 
 
-@check("alpha-gradient", false_alarm=lambda params: _too_few(params) + _misread(params))
+@check("alpha-gradient", ShapedParams,
+       false_alarm=lambda params: _too_few(params) + _misread(params))
 def alpha_gradient(ctx: CheckContext) -> Verdict:
     """d(sum y)/dx is a on kept units and 0 on dropped ones, with the forward pass's mask."""
     p, dtype = ctx.params["p"], ctx.params.get("dtype", "float32")
@@ -179,7 +182,7 @@ def _alpha_non_finite_false_alarm(params: dict[str, Any]) -> float:
     return max(_channel_false_alarm(params), stats.ALPHA) + _misread(params)
 
 
-@check("alpha-non-finite", false_alarm=_alpha_non_finite_false_alarm)
+@check("alpha-non-finite", OptionalRateParams, false_alarm=_alpha_non_finite_false_alarm)
 def alpha_non_finite(ctx: CheckContext) -> Verdict:
     """A dropped unit holding NaN or Inf takes the dropped value a*alpha' + b like any other."""
     from .values import (_verdict_fates, channel_fates, element_fates, poisoned_channel_input,

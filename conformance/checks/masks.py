@@ -10,6 +10,8 @@ from .. import stats
 from ..arrays import same_values, widen
 from ..seeding import derive_seed
 from . import CheckContext, Verdict, check
+from .params import (CollisionParams, DropRateParams, HomogeneityParams, IndependenceParams, MaskAxesParams, OptionalRateParams,
+                     PairsParams, ShapedParams)
 
 
 def channel_states(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -26,7 +28,7 @@ def varying_axes(mask: np.ndarray) -> list[int]:
             bool(np.any(mask != np.take(mask, [0], axis=a)))]
 
 
-@check("channel-granularity")
+@check("channel-granularity", ShapedParams)
 def channel_granularity(ctx: CheckContext) -> Verdict:
     """Every channel is either entirely kept or entirely zero across its spatial positions."""
     p, x = ctx.params["p"], ctx.positive_input(ctx.params["shape"], ctx.params.get("dtype", "float32"))
@@ -52,7 +54,7 @@ def _axes_false_alarm(params: dict[str, Any]) -> float:
     return total
 
 
-@check("mask-axes", false_alarm=_axes_false_alarm)
+@check("mask-axes", MaskAxesParams, false_alarm=_axes_false_alarm)
 def mask_axes(ctx: CheckContext) -> Verdict:
     """The mask varies along exactly the claimed axes (which axes are channels, batch, spatial)."""
     prm = ctx.params
@@ -82,7 +84,7 @@ def _channels_shape(n: int, params: dict[str, Any]) -> list[int]:
     return [math.ceil(n / channels), channels, *params.get("spatial", [2, 2])]
 
 
-@check("drop-rate", false_alarm=lambda params: stats.ALPHA)
+@check("drop-rate", DropRateParams, false_alarm=lambda params: stats.ALPHA)
 def drop_rate(ctx: CheckContext) -> Verdict:
     """The share of dropped channels equals p (exact two-sided binomial test on channel decisions)."""
     p = ctx.params["p"]
@@ -121,7 +123,7 @@ def _pairs_verdict(a: np.ndarray, b: np.ndarray, p: float, across: str, scan_lag
                    min_detectable=stats.detectable_correlation(n), warnings=warnings)
 
 
-@check("independence", false_alarm=lambda params: stats.ALPHA)
+@check("independence", IndependenceParams, false_alarm=lambda params: stats.ALPHA)
 def independence(ctx: CheckContext) -> Verdict:
     """Drop decisions are independent across batch samples, channels, or successive calls (Fisher exact).
 
@@ -151,7 +153,7 @@ def _position_decisions(params: dict[str, Any]) -> int:
     return stats.required_decisions(params["p"], params["position_delta"], stats.ALPHA / params["positions"])
 
 
-@check("rate-homogeneity", false_alarm=lambda params: stats.ALPHA)
+@check("rate-homogeneity", HomogeneityParams, false_alarm=lambda params: stats.ALPHA)
 def rate_homogeneity(ctx: CheckContext) -> Verdict:
     """The drop rate is p at every batch index (or every channel index): an exact binomial test per
     index, Bonferroni over the indices, so a rate wrong at one position fails even if the pooled rate holds."""
@@ -182,7 +184,7 @@ def _neighbour(seed: int) -> int:
     return seed + 1 if seed + 1 < 2**31 else seed - 1
 
 
-@check("seed-independence", false_alarm=lambda params: stats.ALPHA)
+@check("seed-independence", PairsParams, false_alarm=lambda params: stats.ALPHA)
 def seed_independence(ctx: CheckContext) -> Verdict:
     """Streams of neighbouring seeds s and s + 1 are independent: aligned pairs and every lag between them."""
     p = ctx.params["p"]
@@ -232,7 +234,7 @@ def shared_windows(streams: np.ndarray, window: int) -> list[tuple[int, int, int
     return found
 
 
-@check("seed-collisions", false_alarm=_collision_false_alarm)
+@check("seed-collisions", CollisionParams, false_alarm=_collision_false_alarm)
 def seed_collisions(ctx: CheckContext) -> Verdict:
     """Many distinct seeds give streams that share no window of decisions at any offset."""
     prm = ctx.params
@@ -257,8 +259,9 @@ def seed_collisions(ctx: CheckContext) -> Verdict:
                    f"{len(seeds)} distinct seeds{example}")
 
 
-@check("seeding", false_alarm=lambda params: stats.all_equal_probability(params.get("p", 0.5),
-                                                                         params["shape"][0] * params["shape"][1]))
+@check("seeding", OptionalRateParams,
+       false_alarm=lambda params: stats.all_equal_probability(params.get("p", 0.5),
+                                                              params["shape"][0] * params["shape"][1]))
 def seeding(ctx: CheckContext) -> Verdict:
     """The same seed reproduces a stream of outputs bit for bit; a different seed gives other outputs."""
     p, x = ctx.params.get("p", 0.5), ctx.positive_input(ctx.params["shape"], "float32")

@@ -11,6 +11,7 @@ from .. import stats
 from ..arrays import cast, dtype_info, dtype_name, same_values, widen
 from ..exact import SCALE_BUDGET, affine_error, inverted_scale
 from . import CheckContext, Verdict, check, output_dtype_matches
+from .params import DtypeParams, EdgeParams, IdentityParams, OptionalRateParams, RaisesParams, ShapedParams
 from .masks import channel_states
 
 
@@ -35,7 +36,7 @@ def _none_kept_probability(params: dict[str, Any]) -> float:
     return float(params["p"] ** (shape[0] * shape[1]))
 
 
-@check("scaling", false_alarm=_none_kept_probability)
+@check("scaling", ShapedParams, false_alarm=_none_kept_probability)
 def scaling(ctx: CheckContext) -> Verdict:
     """Every kept value equals x / (1 - p) up to the roundings the formula allows (exact.SCALE_BUDGET)."""
     p, dtype = ctx.params["p"], ctx.params.get("dtype", "float32")
@@ -57,7 +58,7 @@ def scaling(ctx: CheckContext) -> Verdict:
                    f"{tolerance:.3g} eps", warnings=obs.warnings)
 
 
-@check("identity")
+@check("identity", IdentityParams)
 def identity(ctx: CheckContext) -> Verdict:
     """The output is bit-identical to the input (eval mode, or p = 0 in training)."""
     prm = ctx.params
@@ -72,7 +73,7 @@ def identity(ctx: CheckContext) -> Verdict:
                    f"same object returned: {obs.same_object}", warnings=obs.warnings)
 
 
-@check("all-zero")
+@check("all-zero", EdgeParams)
 def all_zero(ctx: CheckContext) -> Verdict:
     """Every output value is exactly zero (p = 1 in training)."""
     prm = ctx.params
@@ -86,7 +87,7 @@ def all_zero(ctx: CheckContext) -> Verdict:
                    f"{nonzero} of {obs.y.size} values are nonzero", warnings=obs.warnings)
 
 
-@check("raises")
+@check("raises", RaisesParams)
 def raises(ctx: CheckContext) -> Verdict:
     """The call raises one of the claimed exception types (e.g. ValueError for p outside [0, 1])."""
     prm = ctx.params
@@ -102,7 +103,7 @@ def raises(ctx: CheckContext) -> Verdict:
                    f"no error for p={prm['p']}; the output holds {summary}", warnings=obs.warnings)
 
 
-@check("dtype")
+@check("dtype", DtypeParams)
 def dtype_preserved(ctx: CheckContext) -> Verdict:
     """The output has the input's shape and dtype."""
     prm = ctx.params
@@ -182,7 +183,7 @@ def _verdict_fates(observed: dict[str, Any], obs, unit: str, expected: str = "ze
                    warnings=obs.warnings)
 
 
-@check("non-finite", false_alarm=_channel_false_alarm)
+@check("non-finite", OptionalRateParams, false_alarm=_channel_false_alarm)
 def non_finite(ctx: CheckContext) -> Verdict:
     """A dropped channel is zero even where the input holds NaN or Inf (any rank >= 3)."""
     x = poisoned_channel_input(ctx)
@@ -244,7 +245,7 @@ def _element_false_alarm(params: dict[str, Any]) -> float:
     return stats.ALPHA + 3 * (1 - params.get("p", 0.5)) ** n
 
 
-@check("non-finite-elements", false_alarm=_element_false_alarm)
+@check("non-finite-elements", OptionalRateParams, false_alarm=_element_false_alarm)
 def non_finite_elements(ctx: CheckContext) -> Verdict:
     """A dropped element is zero even where it held NaN or Inf (element-wise dropout)."""
     p = ctx.params.get("p", 0.5)
@@ -256,7 +257,7 @@ def non_finite_elements(ctx: CheckContext) -> Verdict:
     return _verdict_fates(observed, obs, "elements")
 
 
-@check("same-shape")
+@check("same-shape", ShapedParams)
 def same_shape(ctx: CheckContext) -> Verdict:
     """The output has the input's shape, without error: empty axes and axes of size 1 included."""
     prm = ctx.params
@@ -269,7 +270,7 @@ def same_shape(ctx: CheckContext) -> Verdict:
                    warnings=obs.warnings)
 
 
-@check("gradient", false_alarm=_none_kept_probability)
+@check("gradient", ShapedParams, false_alarm=_none_kept_probability)
 def gradient(ctx: CheckContext) -> Verdict:
     """d(sum y)/dx equals the forward pass's mask times 1/(1-p) (exact.SCALE_BUDGET)."""
     p, dtype = ctx.params["p"], ctx.params.get("dtype", "float32")
@@ -293,7 +294,7 @@ def gradient(ctx: CheckContext) -> Verdict:
                    f"(expected {1 / (1 - p):.6g}), nonzero where dropped: {wrong_dropped}", warnings=obs.warnings)
 
 
-@check("inplace", false_alarm=_none_kept_probability)
+@check("inplace", ShapedParams, false_alarm=_none_kept_probability)
 def inplace(ctx: CheckContext) -> Verdict:
     """inplace=True returns the input object, now holding a valid dropout output."""
     p, dtype = ctx.params["p"], ctx.params.get("dtype", "float32")
