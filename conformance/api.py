@@ -19,6 +19,11 @@ class NotOffered(Exception):
     """The framework does not offer this op, form or feature (reported as skipped, with the reason)."""
 
 
+class AdapterError(RuntimeError):
+    """The adapter itself broke (a protocol server's garbage, a lost process): the case is an error,
+    never an observation of the implementation, so no check can read it as 'dropout raised'."""
+
+
 @dataclass(frozen=True)
 class Device:
     kind: str  # cpu | cuda | mps | gpu | tpu

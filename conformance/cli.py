@@ -13,17 +13,19 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import results as res
+from .api import MODES
 from .expectations import EXPECTATIONS_DIR, ExpectationBook, ExpectationFileError, write_proposals
 from .progress import Progress
 from .record import Result, Status
-from .seeding import run_salt
-from .spec import SPECS_DIR, load_all, matches_pattern
+from .seeding import SALT_ENV, run_salt
+from .spec import SPECS_DIR, Spec, SpecError, load_all, matches_pattern
 from .supervisor import TargetSettings, run_target
-from .targets import UsageError, known_frameworks
+from .targets import UsageError, check_adapter_ref, known_frameworks
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(args)
         if args.verb == "lint":
             from .lint import lint_command
+            _load_specs(args.specs_dir)
             return lint_command(Path(args.specs_dir), Path(args.expectations_dir), [Path(f) for f in args.files])
         if args.verb == "report":
             from reports.html import report_command
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------- list
 
 def cmd_list(args) -> int:
-    specs, errors = load_all(Path(args.specs_dir))
+    specs, errors = _load_specs(args.specs_dir)
     if args.json:
         print(json.dumps(res.spec_catalog(specs), indent=1))
     else:
@@ -116,20 +119,63 @@ def cmd_list(args) -> int:
 
 # ---------------------------------------------------------------- run
 
-def _check_limits(args) -> None:
-    for flag, value, least in (("--timeout", args.timeout, 0), ("--case-timeout", args.case_timeout, 0)):
-        if not value > least:  # also NaN
+@dataclass
+class RunInputs:
+    """What `run` works from, every part checked before any framework is touched."""
+
+    refs: list[str]
+    book: ExpectationBook
+    salt: str
+    specs: list[Spec]
+    spec_errors: list[SpecError]
+    results_path: Path
+
+
+_SALT = re.compile(r"[A-Za-z0-9_.+-]{1,64}")  # salts appear in file names and shell command lines
+
+
+def validate_run(args) -> RunInputs:
+    """Usage errors (exit 2, no traceback) for anything wrong on the command line."""
+    for flag, value in (("--timeout", args.timeout), ("--case-timeout", args.case_timeout)):
+        if not value > 0:  # NaN too
             raise UsageError(f"{flag} must be a number of seconds above 0, got {value:g}")
     if args.max_restarts < 0:
         raise UsageError(f"--max-restarts must be 0 or more, got {args.max_restarts}")
+    if args.mode not in ("all", *MODES):
+        raise UsageError(f"unknown --mode {args.mode!r}; known: all, {', '.join(MODES)}")
+    salt = run_salt(args.salt)
+    if not _SALT.fullmatch(salt):
+        raise UsageError(f"salt {salt!r} (--salt or ${SALT_ENV}): use 1 to 64 letters, digits or . _ + -")
+    refs = _check_refs(args)
+    specs, spec_errors = _load_specs(args.specs_dir)
+    if args.spec and not any(_could_select(s.id, p) for s in specs for p in args.spec):
+        raise UsageError(f"no spec matches --spec {' '.join(args.spec)} (see `python -m conformance list`)")
+    args.expectations = [str(Path(p).resolve()) for p in args.expectations]
+    try:
+        book = ExpectationBook.load(args.expectations)
+    except ExpectationFileError as exc:
+        raise UsageError(str(exc)) from exc
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {args.out}: cannot create the results directory: {exc.strerror or exc}") from exc
+    return RunInputs(refs, book, salt, specs, spec_errors, out / "results.json")
+
+
+def _load_specs(specs_dir: str) -> tuple[list[Spec], list[SpecError]]:
+    if not Path(specs_dir).is_dir():
+        raise UsageError(f"--specs-dir {specs_dir}: no such directory")
+    return load_all(Path(specs_dir))
 
 
 def _check_refs(args) -> list[str]:
-    _check_limits(args)
     known = known_frameworks()
     for name in args.framework:
         if name not in known:
             raise UsageError(f"unknown framework {name!r}; known: {', '.join(known)}")
+    for ref in args.adapter:
+        check_adapter_ref(ref)
     refs = list(dict.fromkeys(args.framework + args.adapter))
     return refs or ["reference"]
 
@@ -147,88 +193,120 @@ def _probe(ref: str, args) -> dict[str, Any]:
     return answer
 
 
-def cmd_run(args, argv: list[str]) -> int:
-    refs = _check_refs(args)
-    args.expectations = [str(Path(p).resolve()) for p in args.expectations]
-    try:
-        book = ExpectationBook.load(args.expectations)
-    except ExpectationFileError as exc:
-        raise UsageError(str(exc)) from exc
-    salt = run_salt(args.salt)
-    specs, spec_errors = load_all(Path(args.specs_dir))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / "results.json"
-    print(f"dropout conformance: salt {salt} (replay: --salt {salt}); alpha {res.stats.ALPHA:g} per "
-          f"statistical assertion; results -> {results_path}")
-    for err in spec_errors:
-        res.stderr(f"malformed spec: {err}")
+class Gathered:
+    """Results so far and the run header's targets; saved whole after every target."""
 
-    targets: list[dict[str, Any]] = []
-    gathered: list[Result] = []
-    false_alarm = 0.0
-    plans: list[tuple[str, dict[str, Any]]] = []
-    for ref in refs:
-        answer = _probe(ref, args)
-        if "broken" in answer:  # the adapter crashed while listing its targets: a gate failure
+    def __init__(self, args, inputs: RunInputs, argv: list[str]):
+        self.args, self.inputs, self.argv = args, inputs, argv
+        self.targets: list[dict[str, Any]] = []
+        self.results: list[Result] = []
+        self.false_alarm = 0.0
+
+    def add_unrunnable(self, answer: dict[str, Any]) -> None:
+        """A framework that is not installed (skipped) or whose adapter crashed while probed (error)."""
+        if "broken" in answer:
             b = answer["broken"]
             print(f"  {b['framework']}: error - {b['message'][:300]}")
-            targets.append({"framework": b["framework"], "unavailable": b["message"]})
-            gathered.append(Result(id=f"{b['framework']}-probe", status=Status.ERROR, message=b["message"],
-                                   framework=b["framework"]))
-            continue
-        if "unavailable" in answer:
+            self.targets.append({"framework": b["framework"], "unavailable": b["message"]})
+            self.results.append(Result(id=f"{b['framework']}-probe", status=Status.ERROR, message=b["message"],
+                                       framework=b["framework"]))
+        else:
             u = answer["unavailable"]
             print(f"  {u['framework']}: unavailable - {u['message']}")
-            targets.append({"framework": u["framework"], "unavailable": u["message"]})
-            gathered.append(_unavailable_result(u))
-            continue
-        plans += [(ref, t) for t in answer["targets"]]
+            self.targets.append({"framework": u["framework"], "unavailable": u["message"]})
+            self.results.append(_unavailable_result(u))
+
+    def unique(self) -> list[Result]:
+        return _dedupe(self.results)
+
+    def save(self) -> None:
+        header = res.run_header(self.inputs.salt, self.targets, self.false_alarm, self.argv)
+        header["expectation_files"] = self.args.expectations
+        header["unmatched_expectations"] = _unmatched(self.inputs.book, self.results)
+        res.write_atomic(self.inputs.results_path, res.document(header, self.inputs.specs, self.unique()))
+
+
+def cmd_run(args, argv: list[str]) -> int:
+    inputs = validate_run(args)
+    print(f"dropout conformance: salt {inputs.salt} (replay: --salt {inputs.salt}); alpha {res.stats.ALPHA:g} "
+          f"per statistical assertion; results -> {inputs.results_path}")
+    for err in inputs.spec_errors:
+        res.stderr(f"malformed spec: {err}")
+    gathered = Gathered(args, inputs, argv)
+    plans = []
+    for ref in inputs.refs:
+        answer = _probe(ref, args)
+        if "targets" in answer:
+            plans += [(ref, t) for t in answer["targets"]]
+        else:
+            gathered.add_unrunnable(answer)
     print(f"{len(plans)} execution target(s); planned whole-run false-alarm bound "
-          f"{len(plans) * planned_false_alarm(specs, args.spec):.3g} (target <= {res.stats.RUN_BOUND_TARGET:g})")
+          f"{len(plans) * planned_false_alarm(inputs.specs, args.spec):.3g} "
+          f"(target <= {res.stats.RUN_BOUND_TARGET:g})")
+    interrupted = _run_targets(plans, args, inputs.salt, gathered)
+    return _conclude(args, inputs, gathered, interrupted, bool(plans))
 
-    def save() -> None:
-        header = res.run_header(salt, targets, false_alarm, argv)
-        header["expectation_files"] = args.expectations
-        header["unmatched_expectations"] = _unmatched(book, gathered)
-        res.write_atomic(results_path, res.document(header, specs, _dedupe(gathered)))
 
+def _run_targets(plans: list[tuple[str, dict[str, Any]]], args, salt: str, gathered: Gathered) -> bool:
+    """Run every target under its supervisor, saving after each; True when interrupted."""
     progress = Progress(enabled=sys.stderr.isatty())
     settings = TargetSettings(args.specs_dir, args.spec, args.expectations, args.timeout, args.case_timeout,
                               args.max_restarts, args.verbose)
-    interrupted = False
-    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
-        for ref, target in plans:
-            targets.append(target)
-            try:
+    try:
+        with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
+            for ref, target in plans:
+                gathered.targets.append(target)
                 done = run_target(ref, target, settings, salt, Path(tmp), progress)
-            except KeyboardInterrupt:
-                interrupted = True
-                break
-            target["restarts"] = done.restarts
-            false_alarm += done.false_alarm
-            gathered += done.results
-            save()
-    save()
+                target["restarts"] = done.restarts
+                gathered.false_alarm += done.false_alarm
+                gathered.results += done.results
+                gathered.save()
+    except KeyboardInterrupt:
+        return True
+    finally:
+        gathered.save()
+    return False
+
+
+def _conclude(args, inputs: RunInputs, gathered: Gathered, interrupted: bool, planned: bool) -> int:
+    """JUnit XML, the summary and the exit code: 130 interrupted, 2 bad input, else the gate's."""
+    results_path, results = inputs.results_path, gathered.unique()
+    problems = []
     if args.junit_xml:
         from reports.junit import write_junit
-        write_junit(res.read(results_path), Path(args.junit_xml))
-    results = _dedupe(gathered)
-    if args.spec and plans and not any(r.spec for r in results):
+        problems += _attempt(lambda: write_junit(res.read(results_path), Path(args.junit_xml)), "--junit-xml")
+    if args.spec and planned and not any(r.spec for r in results):
         raise UsageError(f"no case matches --spec {' '.join(args.spec)} (see `python -m conformance list`)")
-    print_summary(results, false_alarm)
-    for key in _unmatched(book, gathered):
+    print_summary(results, gathered.false_alarm)
+    for key in _unmatched(inputs.book, gathered.results):
         print(f"expectation entry matched no case of this run: {key}")
     if args.update_expectations:
-        written = write_proposals(results, Path(args.update_expectations))
-        print(f"wrote {written} expectation entr{'y' if written == 1 else 'ies'} for review to "
-              f"{args.update_expectations}")
+        problems += _attempt(lambda: _write_proposals(results, Path(args.update_expectations)),
+                             "--update-expectations")
     if interrupted:
         res.stderr(f"interrupted: results gathered so far are in {results_path}")
         return 130
+    if inputs.spec_errors or problems:
+        res.stderr(f"error: {len(inputs.spec_errors)} malformed spec(s) (listed above)" * bool(inputs.spec_errors)
+                   + "; ".join(problems) + f"; every other result is in {results_path}")
+        return EXIT_USAGE
     code = res.gate(results)
     print(f"gate: {'PASS' if code == 0 else 'FAIL'} (exit {code}); results in {results_path}")
     return code
+
+
+def _attempt(write, flag: str) -> list[str]:
+    """Run a writer; an unwritable path is a problem to report, not a traceback."""
+    try:
+        write()
+    except OSError as exc:
+        return [f"{flag}: cannot write: {exc}"]
+    return []
+
+
+def _write_proposals(results: list[Result], path: Path) -> None:
+    written = write_proposals(results, path)
+    print(f"wrote {written} expectation entr{'y' if written == 1 else 'ies'} for review to {path}")
 
 
 def planned_false_alarm(specs: list, patterns: list[str]) -> float:

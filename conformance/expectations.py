@@ -224,7 +224,7 @@ class ExpectationBook:
 
     @classmethod
     def load(cls, files: list[str] = (), directory: Path = EXPECTATIONS_DIR) -> "ExpectationBook":
-        builtin = load_directory(directory)
+        builtin = _builtin_rules(directory)
         overrides, own = [], []
         for f in files:
             rules, inherited = load_override_file(Path(f), builtin)
@@ -297,14 +297,21 @@ def load_directory(directory: Path = EXPECTATIONS_DIR) -> dict[str, list[Rule]]:
     return resolve(read_directory(directory) if directory.is_dir() else {})
 
 
+@functools.lru_cache(maxsize=8)
+def _builtin_rules(directory: Path) -> dict[str, list[Rule]]:
+    """A directory's rules, read once per process (the files ship with the suite; rules are frozen)."""
+    return load_directory(directory)
+
+
 def load_override_file(path: Path, builtin: dict[str, list[Rule]]) -> tuple[list[Rule], list[Rule]]:
     """An adopter's file: its own rules, and those of the built-in files (`builtin`) it inherits."""
     parsed = read_file(path)
     rules = rules_of(parsed, path, parsed.framework)
     for rule in rules:
         if rule.framework is None:
-            raise ExpectationFileError(f"{path}: {rule.key.rsplit('#', 1)[1]} ({rule.spec}): no framework given "
-                                       "(set 'framework:' at the top of the file or on the entry)")
+            entry = rule.key.rsplit("#", 1)[1].split(".")[0]
+            raise ExpectationFileError(f"{path}: field 'expectations[{entry}].framework' (spec {rule.spec}): no "
+                                       "framework given (set 'framework:' at the top of the file or on the entry)")
     inherited = []
     for parent in parsed.inherits:
         if parent not in builtin:

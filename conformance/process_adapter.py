@@ -26,14 +26,16 @@ from typing import IO, Any, Sequence
 
 import numpy as np
 
-from .api import Adapter, Call, Device, NotOffered, Output, Session
-from .arrays import dtype_info, dtype_name
+from .api import Adapter, AdapterError, Call, Device, NotOffered, Output, Session
+from .arrays import FLOAT_DTYPES, INT_DTYPES, dtype_info, dtype_name
 
 PROTOCOL_VERSION = 1
+WIRE_DTYPES = FLOAT_DTYPES + INT_DTYPES
 STDERR_TAIL_LINES = 40
+MAX_ANSWER_BYTES = 1 << 30  # the largest case's answer is about 50 MB of base64; past this, a runaway line
 
 
-class ProcessAdapterError(RuntimeError):
+class ProcessAdapterError(AdapterError):
     """The implementation process crashed, timed out or broke the protocol."""
 
 
@@ -68,6 +70,8 @@ def encode_array(x: np.ndarray) -> dict[str, Any]:
 
 
 def decode_array(obj: dict[str, Any]) -> np.ndarray:
+    if obj["dtype"] not in WIRE_DTYPES:
+        raise ValueError(f"unknown dtype {obj['dtype']!r} (known: {', '.join(WIRE_DTYPES)})")
     dt = dtype_info(obj["dtype"]).numpy
     raw = base64.b64decode(obj["data"])
     shape = tuple(int(n) for n in obj["shape"])
@@ -131,7 +135,7 @@ class _Process:
         try:
             self.proc.stdin.write(json.dumps(message).encode() + b"\n")
             self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
+            line = self.proc.stdout.readline(MAX_ANSWER_BYTES)
         except (BrokenPipeError, OSError):
             line = b""
         finally:
@@ -139,7 +143,16 @@ class _Process:
         if self.timed_out:
             raise self._broken(f"no answer within {timeout:g} s (process killed)", doing)
         if not line:
+            try:  # EOF: either the process is dying (give it a moment to be reaped) or it closed stdout
+                self.proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+            if self.alive:
+                raise self._broken("protocol error: the process closed its stdout without answering "
+                                   "(it was still running: killed)", doing)
             raise self._broken("the process died", doing)
+        if not line.endswith(b"\n"):
+            raise self._broken(f"protocol error: an answer line longer than {MAX_ANSWER_BYTES} bytes", doing)
         try:
             answer = json.loads(line)
         except json.JSONDecodeError:

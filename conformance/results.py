@@ -45,13 +45,20 @@ def spec_catalog(specs: Iterable[Spec]) -> dict[str, Any]:
 
 
 def write_atomic(path: Path, document: dict[str, Any]) -> None:
-    """Write via a temporary file and rename: readers never see a half-written file."""
+    """results.json, written whole (see write_text_atomic)."""
+    write_text_atomic(path, json.dumps(document, indent=1, sort_keys=False, default=str) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and rename it into place: a reader, or another
+    run writing the same file, never sees a half-written file (the last writer wins whole). The mode is
+    an ordinary file's (0644 under the usual umask), not mkstemp's private 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=1, sort_keys=False, default=str)
-            fh.write("\n")
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -59,6 +66,12 @@ def write_atomic(path: Path, document: dict[str, Any]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def read(path: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from .api import Adapter, Device, NotOffered
-from .checks import CHECKS, CheckContext, Verdict
+from .checks import CHECKS, CheckContext, OutputShapeMismatch, Verdict
 from .expectations import Expectation, ExpectationBook
 from .record import Result, Status
 from .seeding import derive_seed
@@ -153,6 +153,8 @@ def run_case(case: Case, salt: str, book: ExpectationBook | None = None,
             verdict = CHECKS[case.spec.check].fn(ctx)
         except NotOffered as exc:
             not_offered = str(exc)
+        except OutputShapeMismatch as exc:
+            verdict = Verdict(False, {"shape_mismatch": str(exc)}, str(exc))
         except Exception as exc:  # noqa: BLE001 - a crash in the adapter or check is an 'error' result
             status, message = Status.ERROR, f"{type(exc).__name__}: {exc}"
     if status is None:

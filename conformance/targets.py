@@ -54,6 +54,27 @@ def _load_module_from_path(path: Path, ref: str):
     return module
 
 
+def _is_path(where: str) -> bool:
+    return where.endswith(".py") or "/" in where
+
+
+def check_adapter_ref(ref: str) -> tuple[str, str]:
+    """(module or PATH.py, attribute) of an --adapter reference, or UsageError saying what is wrong."""
+    where, colon, attr = ref.rpartition(":")
+    if not colon or not where or not attr.isidentifier():
+        raise UsageError(f"--adapter {ref!r}: expected PATH.py:NAME or package.module:NAME (NAME a Python identifier)")
+    if _is_path(where):
+        try:
+            found = Path(where).is_file()
+        except (OSError, ValueError):  # a name too long, an embedded NUL
+            found = False
+        if not found:
+            raise UsageError(f"--adapter {ref}: no such file {where}")
+    elif not all(part.isidentifier() for part in where.split(".")):
+        raise UsageError(f"--adapter {ref!r}: {where!r} is neither a .py file nor a dotted module name")
+    return where, attr
+
+
 def load_adapter(ref: str) -> Adapter:
     """A framework name (torch, mlx, jax, reference) or PATH.py:NAME or package.module:NAME."""
     frameworks = known_frameworks()
@@ -67,8 +88,8 @@ def load_adapter(ref: str) -> Adapter:
         except ImportError as exc:
             raise Unavailable(ref, install, str(exc)) from exc
         return module.make_adapter()
-    where, _, attr = ref.rpartition(":")
-    if where.endswith(".py") or "/" in where:
+    where, attr = check_adapter_ref(ref)
+    if _is_path(where):
         module = _load_module_from_path(Path(where), ref)
     else:
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.record import Result, Status, results_of
+from conformance.results import write_text_atomic
 
 from .model import load
 
@@ -106,9 +107,8 @@ def write_html(changes: list[Change], old_path: Path, new_path: Path, output: Pa
     from .html import environment
     template = environment().get_template("diff.html.j2")
     groups = [(title, what, [c for c in changes if c.category == key]) for key, title, what in CATEGORIES]
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(template.render(old=str(old_path), new=str(new_path), groups=groups,
-                                      total=len(changes)), encoding="utf-8")
+    write_text_atomic(output, template.render(old=str(old_path), new=str(new_path), groups=groups,
+                                              total=len(changes)))
 
 
 def diff_command(old_path: Path, new_path: Path, html_out: Path | None) -> int:

@@ -17,6 +17,7 @@ import jinja2
 from markupsafe import Markup
 
 from conformance.record import WORST_FIRST, Status
+from conformance.results import write_text_atomic
 
 from . import model
 
@@ -77,8 +78,7 @@ def render(report: model.Report) -> str:
 
 def write_report(paths: list[Path | str], output: Path) -> model.Report:
     report = model.build(model.load(paths))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render(report), encoding="utf-8")
+    write_text_atomic(output, render(report))
     return report
 
 

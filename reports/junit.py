@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.record import Result, Status, results_of
+from conformance.results import write_text_atomic
 
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -68,7 +69,6 @@ def build(document: dict[str, Any]) -> ET.ElementTree:
 
 
 def write_junit(document: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tree = build(document)
     ET.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    write_text_atomic(path, "<?xml version='1.0' encoding='utf-8'?>\n" + ET.tostring(tree.getroot(), encoding="unicode"))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from conformance.record import ATTENTION, WORST_FIRST, Result, Status, results_of
+from conformance.results import validate
 
 RUN_GROUP = "(run level)"  # rows for results that belong to no spec (unavailable or crashed target)
 
@@ -148,11 +149,28 @@ def load(paths: Iterable[Path | str]) -> list[tuple[str, dict[str, Any]]]:
     docs = []
     for path in paths:
         with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
+            try:
+                doc = json.load(fh)
+            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+                raise ValueError(f"{path}: not JSON: {exc}") from exc
         if not isinstance(doc, dict) or "results" not in doc or "run" not in doc:
             raise ValueError(f"{path}: not a conformance results.json (needs 'run' and 'results')")
+        problem = schema_problem(doc)
+        if problem:
+            raise ValueError(f"{path}: not a valid results document: {problem}")
         docs.append((str(path), doc))
     return docs
+
+
+def schema_problem(doc: dict[str, Any]) -> str | None:
+    """The first way a document breaks conformance/results.schema.json, located, or None."""
+    import jsonschema
+    try:
+        validate(doc)
+    except jsonschema.ValidationError as exc:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path).lstrip(".")
+        return f"{where or '<root>'}: {exc.message[:200]}"
+    return None
 
 
 def _target_key(t: dict[str, Any]) -> tuple:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,51 @@ def test_pytest_plugin_streams_a_plan_and_every_result(tmp_path, workers):
     from conformance.spec import load_all
     expected = sum(len(s.expanded_cases()) for s in load_all()[0] if s.id.startswith("dropout2d-"))
     assert len(results) == expected and 0 < plans[0]["false_alarm"] < 1e-6
+
+
+# ---------------------------------------------------------------- output files
+
+WRITER = """
+import sys
+from pathlib import Path
+from conformance.results import write_text_atomic
+path, tag = Path(sys.argv[1]), sys.argv[2]
+for i in range(150):
+    write_text_atomic(path, '{"writer": "%s", "i": %d, "pad": "%s"}' % (tag, i, tag * 200_000))
+"""
+
+
+def test_concurrent_writers_never_leave_a_torn_file(tmp_path):
+    """Two processes rewriting one file while it is read: every read is one writer's whole document."""
+    path = tmp_path / "results.json"
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), tag], cwd=ROOT) for tag in "ab"]
+    reads = 0
+    while any(w.poll() is None for w in writers):
+        if path.exists():
+            doc = json.loads(path.read_text())  # a torn file would not parse
+            assert doc["pad"] == doc["writer"] * 200_000
+            reads += 1
+    assert all(w.wait() == 0 for w in writers) and reads > 10
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary file left behind
+
+
+def test_two_runs_sharing_out_leave_one_whole_readable_results_file(tmp_path):
+    def start(salt: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "conformance", "run", "--framework", "reference",
+                                 "--spec", "channel-dropout-scaling*", "--salt", salt, "--out", str(tmp_path),
+                                 "--junit-xml", str(tmp_path / "junit.xml")],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    before = os.umask(0o022)  # the usual umask, inherited by the runs (a 0644 file is then readable by all)
+    try:
+        runs = [start("left"), start("right")]
+    finally:
+        os.umask(before)
+    assert [r.wait(timeout=600) for r in runs] == [0, 0]
+    doc = res.read(tmp_path / "results.json")
+    res.validate(doc)
+    salt = doc["run"]["salt"]
+    assert salt in ("left", "right") and all(f"--salt {salt}" in r["reproduce"] for r in doc["results"])
+    import xml.etree.ElementTree as ET
+    ET.parse(tmp_path / "junit.xml")
+    for name in ("results.json", "junit.xml"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name

@@ -247,6 +247,75 @@ def test_the_engine_fails_a_nonconforming_process_implementation(tmp_path: Path)
     assert all("scaled by 1 " in r["message"] for r in big)
 
 
+# A server that misbehaves on one rate each, and answers the reference's dropout otherwise.
+FLAKY = textwrap.dedent(r'''
+"""A protocol server that misbehaves on one rate each: the run must go on past every one."""
+import json, os, sys, time
+import numpy as np
+from adapters.reference import reference_dropout2d
+from conformance.process_adapter import decode_array, encode_array
+
+HELLO = {"protocol": 1, "name": "flaky", "version": "0", "layout": "channels_first", "ops": ["dropout2d"],
+         "modes": ["eager"], "devices": [{"kind": "cpu", "name": "x", "backend": "py"}]}
+seeds = {}
+out = sys.stdout
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["op"] == "hello":
+        answer = HELLO
+    elif req["op"] == "open":
+        seeds[len(seeds) + 1] = req["seed"]
+        answer = {"session": len(seeds)}
+    else:
+        x, p = decode_array(req["x"]), req["call"]["p"]
+        y = reference_dropout2d(x, p, training=req["call"]["training"], seed=seeds[req["session"]])
+        answer = {"y": encode_array(y), "dtype": str(y.dtype)}
+        if p == 0.1:
+            answer = {"y": encode_array(np.ascontiguousarray(y[..., :-1])), "dtype": str(y.dtype)}  # consistent, wrong
+        if p == 0.3333333333333333:
+            answer = {"y": encode_array(y.astype(np.float64)), "dtype": "float64"}  # another dtype
+        if p == 0.25:
+            out.write("progress: 50%\n"); out.flush(); continue          # not JSON
+        if p == 0.5:
+            os.close(1); time.sleep(30); continue                        # closes stdout mid-case
+        if p == 0.75:
+            answer["y"]["shape"] = answer["y"]["shape"][:-1] + [answer["y"]["shape"][-1] + 1]  # shape vs bytes
+        if p == 0.9:
+            answer = {"y": {"dtype": "float8", "shape": [1], "data": ""}}  # a dtype nobody has
+        if p == 0.999:
+            time.sleep(600)                                              # never answers
+    out.write(json.dumps({"id": req["id"], **answer}) + "\n"); out.flush()
+''')
+
+
+def test_a_misbehaving_server_costs_one_case_per_misdeed_and_the_run_goes_on(tmp_path: Path) -> None:
+    script = _script(tmp_path, FLAKY, "flaky_server.py")
+    ref = _script(tmp_path, "import sys\nfrom conformance.process_adapter import ProcessAdapter\n"
+                  f"adapter = ProcessAdapter([sys.executable, {str(script)!r}], name='flaky', timeout=3, "
+                  "expectations_from='reference')\n", "flaky_adapter.py")
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "conformance", "run", "--adapter", f"{ref}:adapter",
+                           "--spec", "channel-dropout-scaling*dropout2d*float32*", "--salt", "5eed", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    by_p = {r["params"]["p"]: r for r in json.loads((out / "results.json").read_text())["results"]}
+    assert len(by_p) == 8
+    expected = {0.25: "stdout line is not JSON (b'progress: 50%\\n')",
+                0.5: "closed its stdout without answering",
+                0.75: "needs 786432 bytes, got 524288",
+                0.9: "unknown dtype 'float8'",
+                0.999: "no answer within 3 s"}
+    for p, words in expected.items():
+        record = by_p[p]
+        assert record["status"] == "error" and record["message"].startswith("ProcessAdapterError: "), record
+        assert words in record["message"] and "'flaky'" in record["message"]
+    # a well-formed answer of the wrong shape is the implementation's fault, said plainly
+    assert by_p[0.1]["status"] == "fail"
+    assert by_p[0.1]["message"] == "the output's shape [64, 512, 2, 1] is not the input's [64, 512, 2, 2]"
+    # the server was restarted after each misdeed: the cases after them ran and passed
+    assert {p for p, r in by_p.items() if r["status"] == "pass"} == {0.0009765625, 0.3333333333333333}
+
+
 # ---------------------------------------------------------------- the TensorFlow.js example
 
 TFJS_DIR = ROOT / "examples" / "tfjs"

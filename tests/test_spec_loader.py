@@ -250,7 +250,8 @@ def test_mutated_real_spec_never_raises_and_names_the_spec(mutations: list[tuple
 
 @pytest.mark.slow
 def test_malformed_spec_file_through_the_cli(tmp_path: Path, cli) -> None:
-    """A bad spec becomes an 'error' result naming file, spec and field; the other specs still run."""
+    """A bad spec becomes an 'error' result naming file, spec and field; the other specs still run, and
+    the run exits 2 (bad input) with every other result saved."""
     specs_dir = tmp_path / "specs"
     specs_dir.mkdir()
     for name in ("inplace.yaml", "shape.yaml"):
@@ -259,7 +260,7 @@ def test_malformed_spec_file_through_the_cli(tmp_path: Path, cli) -> None:
     (specs_dir / "broken.yaml").write_text(yaml.safe_dump(bad), encoding="utf-8")
 
     run = cli("--framework", "reference", "--salt", "fixed", "--specs-dir", str(specs_dir))
-    assert run.returncode == 1
+    assert run.returncode == 2 and "1 malformed spec(s)" in run.stderr
     errors = [r for r in run.results if r.status is Status.ERROR]
     assert len(errors) == 1
     message = errors[0].message

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..api import Adapter, Call, Device, Output
+from ..api import Adapter, AdapterError, Call, Device, NotOffered, Output
 from ..arrays import cast, dtype_name, from_native, to_native
 from .params import CheckParams
 
@@ -52,6 +52,10 @@ class Verdict:
                    warnings=obs.warnings)
 
 
+class OutputShapeMismatch(Exception):
+    """The implementation returned another shape than the input's: the case does not conform."""
+
+
 class SessionHandle:
     """A seeded session that speaks the logical (N, C, *spatial) layout."""
 
@@ -60,20 +64,25 @@ class SessionHandle:
         self.session = ctx.adapter.open(ctx.device, ctx.mode, seed)
 
     def run(self, x: np.ndarray, p: float, *, training: bool = True, inplace: bool = False,
-            grad: bool = False, native: bool = False, channel_axis: int = 1) -> Observation:
+            grad: bool = False, native: bool = False, channel_axis: int = 1, any_shape: bool = False) -> Observation:
+        """One call. Unless `any_shape` (the checks that judge shapes), an output or gradient whose
+        shape is not the input's raises OutputShapeMismatch: no element-wise claim can be read from it."""
         layout = "channels_first" if native else self.ctx.adapter.layout
         call = Call(op=self.ctx.op, x=to_native(x, layout, channel_axis), p=p, training=training,
                     form=self.ctx.params.get("form", "module"), inplace=inplace, grad=grad)
         try:
             out: Output = self.session.call(call)
-        except Exception as exc:  # noqa: BLE001 - NotOffered is re-raised by the caller's policy
-            from ..api import NotOffered
-            if isinstance(exc, NotOffered):
-                raise
+        except (NotOffered, AdapterError):
+            raise  # not the implementation's behaviour: the engine records these itself
+        except Exception as exc:  # noqa: BLE001 - what the implementation raised is an observation
             return Observation(error=type(exc).__name__, error_message=_stable(str(exc).strip()))
         back = (lambda a: None if a is None else from_native(a, layout, channel_axis))
-        return Observation(y=back(out.y), dtype=out.dtype, same_object=out.same_object,
-                           input_modified=out.input_modified, grad=back(out.grad),
+        y, dy = back(out.y), back(out.grad)
+        for what, value in (("output", y), ("gradient", dy)):
+            if not any_shape and value is not None and tuple(value.shape) != tuple(x.shape):
+                raise OutputShapeMismatch(f"the {what}'s shape {list(value.shape)} is not the input's {list(x.shape)}")
+        return Observation(y=y, dtype=out.dtype, same_object=out.same_object,
+                           input_modified=out.input_modified, grad=dy,
                            warnings=list(dict.fromkeys(_stable(w) for w in out.warnings)))
 
 

@@ -110,7 +110,7 @@ def dtype_preserved(ctx: CheckContext) -> Verdict:
     dtype = prm["dtype"]
     x = ctx.positive_input(prm["shape"], dtype) if "int" not in dtype else \
         cast(ctx.rng.integers(1, 100, size=prm["shape"]), dtype)
-    obs = ctx.session().run(x, prm["p"])
+    obs = ctx.session().run(x, prm["p"], any_shape=True)
     if obs.error:
         return Verdict(False, obs.describe_error(), f"raised {obs.error}: {obs.error_message}",
                        warnings=obs.warnings)
@@ -262,7 +262,7 @@ def same_shape(ctx: CheckContext) -> Verdict:
     """The output has the input's shape, without error: empty axes and axes of size 1 included."""
     prm = ctx.params
     x = ctx.positive_input(prm["shape"], prm.get("dtype", "float32"))
-    obs = ctx.session().run(x, prm.get("p", 0.5))
+    obs = ctx.session().run(x, prm.get("p", 0.5), any_shape=True)
     if obs.error:
         return Verdict(False, obs.describe_error(), f"raised {obs.error}: {obs.error_message}")
     ok = tuple(obs.y.shape) == tuple(x.shape)
