@@ -24,7 +24,7 @@ from .progress import Progress
 from .record import Result, Status
 from .seeding import SALT_ENV, run_salt
 from .spec import SPECS_DIR, Spec, SpecError, load_all, matches_pattern
-from .supervisor import TargetSettings, run_target
+from .supervisor import TargetSettings, describe_exit, fault_lines, run_target, tail_lines
 from .targets import UsageError, check_adapter_ref, known_frameworks
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -181,13 +181,21 @@ def _check_refs(args) -> list[str]:
 
 
 def _probe(ref: str, args) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "conformance.probe", ref, "--device", args.device, "--mode", args.mode]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    """The targets an adapter offers, asked in a subprocess (-X faulthandler: a crash there says where)."""
+    cmd = [sys.executable, "-X", "faulthandler", "-m", "conformance.probe", ref, "--device", args.device,
+           "--mode", args.mode]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        return {"broken": {"framework": ref, "message": f"probing {ref} timed out after {args.timeout:g} s "
+                                                        "(--timeout) while it listed its devices and modes"}}
     try:
         answer = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
-        tail = (proc.stderr or proc.stdout).strip()[-2000:]
-        return {"broken": {"framework": ref, "message": f"probing {ref} failed (exit {proc.returncode}): {tail}"}}
+        lines = fault_lines(proc.stderr) if "Fatal Python error" in proc.stderr else \
+            tail_lines(proc.stderr or proc.stdout)
+        how = describe_exit(proc.returncode)[1]
+        return {"broken": {"framework": ref, "message": f"probing {ref} failed ({how}): " + "\n".join(lines)}}
     if "usage_error" in answer:
         raise UsageError(answer["usage_error"])
     return answer

@@ -122,4 +122,14 @@ def test_adapter_crashing_while_probed_fails_the_gate(tmp_path):
     assert proc.returncode == 1
     broken = [r for r in results if r["status"] == "error"]
     assert len(broken) == 1 and "aborting_at_import" in broken[0]["message"]
+    assert "Fatal Python error: Aborted" in broken[0]["message"] and "Extension modules" not in broken[0]["message"]
+    assert any(r["framework"] == "reference" and r["status"] == "pass" for r in results)
+
+
+def test_adapter_hanging_while_probed_is_an_error_after_the_timeout(tmp_path):
+    proc, results = run(tmp_path, "--adapter", f"{FIXTURE}:hanging_at_import", "--framework", "reference",
+                        "--spec", "dropout2d-seeding", "--timeout", "10")
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    broken = [r for r in results if r["status"] == "error"]
+    assert len(broken) == 1 and "timed out after 10 s" in broken[0]["message"]
     assert any(r["framework"] == "reference" and r["status"] == "pass" for r in results)
