@@ -204,3 +204,24 @@ def test_two_runs_sharing_out_leave_one_whole_readable_results_file(tmp_path):
     ET.parse(tmp_path / "junit.xml")
     for name in ("results.json", "junit.xml"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
+# ---------------------------------------------------------------- bad input: exit 2, no traceback
+
+def test_an_adapter_whose_name_is_not_plain_is_a_usage_error(tmp_path):
+    proc = run_cli("run", "--adapter", "tests/fixtures/misbehaving.py:badly_named", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stdout + proc.stderr
+    assert "adapter name 'my/impl' is not a plain name" in proc.stderr
+
+
+def test_a_wrongly_typed_grid_value_fails_at_load_time_naming_its_place(tmp_path):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    spec = yaml.safe_load((ROOT / "specs/dropout2d/seeding.yaml").read_text())
+    spec["grid"] = {"p": ["half"]}
+    (specs / "seeding.yaml").write_text(yaml.safe_dump(spec))
+    proc = run_cli("run", "--framework", "reference", "--specs-dir", str(specs), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stdout + proc.stderr
+    assert f"seeding.yaml: spec '{spec['id']}': field 'grid.p.0': Input should be a valid number" in proc.stderr
+    record = res.read(tmp_path / "out" / "results.json")["results"][0]
+    assert record["status"] == "error" and "grid.p.0" in record["message"]
