@@ -259,8 +259,12 @@ class Supervisor:
         why += f": {detail}" if detail else ""
         if self.plan is None:  # died before planning: one record for the whole target
             self.finished[self.run.label] = replace(self._blank(self.run.label), spec=None, message=why)
-        else:
+        elif self._remaining():
             self._not_run(self._remaining(), why)
+        else:  # every case reported, then the process died (at teardown): say so, lose nothing
+            note = f"{why.splitlines()[0]} after its last case"
+            self.run.notes.append(note)
+            print(f"  {note}", flush=True)
 
 
 def _read(path: Path) -> str:

@@ -174,3 +174,17 @@ def test_diff_reads_ids_renamed_by_merged_specs_as_today_s() -> None:
     new = Result(id=new_id, status=Status.PASS, framework="keras-jax", device="cpu", mode="eager")
     doc = lambda *records: {"results": [r.to_json() for r in records]}  # noqa: E731
     assert compare(doc(old), doc(new)) == []
+
+
+def test_a_crashed_case_shows_its_incident(tmp_path):
+    doc = torch_doc()
+    doc["results"][0].update(status="error", message="crash: the torch-cpu-eager process died (signal SIGSEGV)",
+                             incident={"kind": "crash", "signal": "SIGSEGV", "exit_code": -11,
+                                       "lines": ["Fatal Python error: Segmentation fault", "  File \"x.py\", line 3 in <f>"]})
+    path = tmp_path / "crash.json"
+    path.write_text(json.dumps(doc))
+    html = (tmp_path / "index.html")
+    write_report([path], html)
+    text = html.read_text()
+    assert "crash · SIGSEGV" in text and "Fatal Python error: Segmentation fault" in text
+    assert "line 3 in &lt;f&gt;" in text  # escaped like every other text
