@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from .progress import Progress
 from .record import Result, Status
 from .seeding import SALT_ENV, run_salt
 from .spec import SPECS_DIR, Spec, SpecError, load_all, matches_pattern
-from .supervisor import TargetSettings, describe_exit, fault_lines, run_target, tail_lines
+from .supervisor import TargetRun, TargetSettings, describe_exit, fault_lines, run_target, tail_lines
 from .targets import UsageError, check_adapter_ref, known_frameworks
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -44,6 +47,8 @@ def _add_run(sub) -> None:
                    help="seconds per execution target, restarts included (default 900)")
     p.add_argument("--case-timeout", type=float, default=300.0,
                    help="seconds one case may run before it is stopped and recorded as a timeout (default 300)")
+    p.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
+                   help="execution targets run at once (default: the CPUs this process may use; -v runs one)")
     p.add_argument("--max-restarts", type=int, default=5,
                    help="times a target is restarted after a case crashed or timed out (default 5)")
     p.add_argument("--junit-xml", default=None, help="also write JUnit XML here")
@@ -141,6 +146,8 @@ def validate_run(args) -> RunInputs:
             raise UsageError(f"{flag} must be a number of seconds above 0, got {value:g}")
     if args.max_restarts < 0:
         raise UsageError(f"--max-restarts must be 0 or more, got {args.max_restarts}")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be 1 or more, got {args.jobs}")
     if args.mode not in ("all", *MODES):
         raise UsageError(f"unknown --mode {args.mode!r}; known: all, {', '.join(MODES)}")
     salt = run_salt(args.salt)
@@ -202,32 +209,61 @@ def _probe(ref: str, args) -> dict[str, Any]:
 
 
 class Gathered:
-    """Results so far and the run header's targets; saved whole after every target."""
+    """Results so far and the run header's targets, in plan order whatever order targets finish in;
+    saved whole after every target (targets may run in parallel threads, so under a lock)."""
 
     def __init__(self, args, inputs: RunInputs, argv: list[str]):
         self.args, self.inputs, self.argv = args, inputs, argv
-        self.targets: list[dict[str, Any]] = []
-        self.results: list[Result] = []
-        self.false_alarm = 0.0
+        self.unrunnable: list[tuple[dict[str, Any], Result]] = []
+        self.plans: list[tuple[str, dict[str, Any]]] = []
+        self.started: set[int] = set()
+        self.done: dict[int, TargetRun] = {}
+        self.lock = threading.Lock()
+
+    @property
+    def targets(self) -> list[dict[str, Any]]:
+        return [t for t, _ in self.unrunnable] + [t for i, (_, t) in enumerate(self.plans) if i in self.started]
+
+    @property
+    def results(self) -> list[Result]:
+        return [r for _, r in self.unrunnable] + [r for i in sorted(self.done) for r in self.done[i].results]
+
+    @property
+    def false_alarm(self) -> float:
+        return sum(run.false_alarm for run in self.done.values())
 
     def add_unrunnable(self, answer: dict[str, Any]) -> None:
         """A framework that is not installed (skipped) or whose adapter crashed while probed (error)."""
         if "broken" in answer:
             b = answer["broken"]
             print(f"  {b['framework']}: error - {b['message'][:300]}")
-            self.targets.append({"framework": b["framework"], "unavailable": b["message"]})
-            self.results.append(Result(id=f"{b['framework']}-probe", status=Status.ERROR, message=b["message"],
-                                       framework=b["framework"]))
+            self.unrunnable.append(({"framework": b["framework"], "unavailable": b["message"]},
+                                    Result(id=f"{b['framework']}-probe", status=Status.ERROR,
+                                           message=b["message"], framework=b["framework"])))
         else:
             u = answer["unavailable"]
             print(f"  {u['framework']}: unavailable - {u['message']}")
-            self.targets.append({"framework": u["framework"], "unavailable": u["message"]})
-            self.results.append(_unavailable_result(u))
+            self.unrunnable.append(({"framework": u["framework"], "unavailable": u["message"]},
+                                    _unavailable_result(u)))
+
+    def start(self, index: int) -> None:
+        with self.lock:
+            self.started.add(index)
+
+    def finish(self, index: int, run: TargetRun) -> None:
+        with self.lock:
+            self.plans[index][1]["restarts"] = run.restarts
+            self.done[index] = run
+            self._save()
 
     def unique(self) -> list[Result]:
         return _dedupe(self.results)
 
     def save(self) -> None:
+        with self.lock:
+            self._save()
+
+    def _save(self) -> None:
         header = res.run_header(self.inputs.salt, self.targets, self.false_alarm, self.argv)
         header["expectation_files"] = self.args.expectations
         header["unmatched_expectations"] = _unmatched(self.inputs.book, self.results)
@@ -241,38 +277,47 @@ def cmd_run(args, argv: list[str]) -> int:
     for err in inputs.spec_errors:
         res.stderr(f"malformed spec: {err}")
     gathered = Gathered(args, inputs, argv)
-    plans = []
     for ref in inputs.refs:
         answer = _probe(ref, args)
         if "targets" in answer:
-            plans += [(ref, t) for t in answer["targets"]]
+            gathered.plans += [(ref, t) for t in answer["targets"]]
         else:
             gathered.add_unrunnable(answer)
-    print(f"{len(plans)} execution target(s); planned whole-run false-alarm bound "
+    plans = gathered.plans
+    jobs = 1 if args.verbose else max(1, min(args.jobs, len(plans)))
+    print(f"{len(plans)} execution target(s), {jobs} at a time; planned whole-run false-alarm bound "
           f"{len(plans) * planned_false_alarm(inputs.specs, args.spec):.3g} "
           f"(target <= {res.stats.RUN_BOUND_TARGET:g})")
-    interrupted = _run_targets(plans, args, inputs.salt, gathered)
+    interrupted = _run_targets(args, inputs.salt, gathered, jobs)
     return _conclude(args, inputs, gathered, interrupted, bool(plans))
 
 
-def _run_targets(plans: list[tuple[str, dict[str, Any]]], args, salt: str, gathered: Gathered) -> bool:
-    """Run every target under its supervisor, saving after each; True when interrupted."""
-    progress = Progress(enabled=sys.stderr.isatty())
+def _run_targets(args, salt: str, gathered: Gathered, jobs: int) -> bool:
+    """Run every planned target under its supervisor, `jobs` at a time; True when interrupted."""
+    progress = Progress(enabled=sys.stderr.isatty() and jobs == 1)  # one bar at a time, or finished lines
     settings = TargetSettings(args.specs_dir, args.spec, args.expectations, args.timeout, args.case_timeout,
                               args.max_restarts, args.verbose)
-    try:
-        with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
-            for ref, target in plans:
-                gathered.targets.append(target)
-                done = run_target(ref, target, settings, salt, Path(tmp), progress)
-                target["restarts"] = done.restarts
-                gathered.false_alarm += done.false_alarm
-                gathered.results += done.results
-                gathered.save()
-    except KeyboardInterrupt:
-        return True
-    finally:
-        gathered.save()
+    cancel = threading.Event()
+
+    def one(index: int) -> None:
+        if cancel.is_set():
+            return
+        gathered.start(index)
+        ref, target = gathered.plans[index]
+        gathered.finish(index, run_target(ref, target, settings, salt, Path(tmp), progress, cancel))
+
+    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="target")
+        futures = [pool.submit(one, i) for i in range(len(gathered.plans))]
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except KeyboardInterrupt:
+            cancel.set()  # each supervisor kills its process and returns; nothing new starts
+            return True
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            gathered.save()
     return False
 
 

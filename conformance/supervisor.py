@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -104,9 +105,10 @@ def describe_exit(returncode: int) -> tuple[str | None, str]:
 
 class Supervisor:
     def __init__(self, ref: str, target: dict[str, Any], settings: TargetSettings, salt: str,
-                 workdir: Path, progress: Progress):
+                 workdir: Path, progress: Progress, cancel: threading.Event | None = None):
         self.ref, self.target, self.settings, self.salt = ref, target, settings, salt
         self.workdir, self.progress = workdir, progress
+        self.cancel = cancel or threading.Event()
         self.run = TargetRun(f"{target['framework']}-{target['device']}-{target['mode']}")
         self.plan: dict[str, Any] | None = None
         self.finished: dict[str, Result] = {}
@@ -121,6 +123,8 @@ class Supervisor:
         attempt = 0
         while True:
             returncode, stopped_for, files = self._attempt(attempt)
+            if stopped_for == "cancel":  # interrupted: keep what finished, record nothing for the rest
+                break
             if self.current is not None:
                 crashed = self.current
                 self._record_incident(crashed, returncode, stopped_for, files)
@@ -164,6 +168,10 @@ class Supervisor:
                 while proc.poll() is None:
                     self._absorb(reader.read())
                     now = time.monotonic()
+                    if self.cancel.is_set():
+                        stopped_for = "cancel"
+                        _kill_group(proc)
+                        break
                     if self.current is not None and now - self.current_since > self.settings.case_timeout:
                         stopped_for = "case"
                     elif now > self.deadline:
@@ -294,5 +302,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def run_target(ref: str, target: dict[str, Any], settings: TargetSettings, salt: str, workdir: Path,
-               progress: Progress) -> TargetRun:
-    return Supervisor(ref, target, settings, salt, workdir, progress).execute()
+               progress: Progress, cancel: threading.Event | None = None) -> TargetRun:
+    """Run one target to the end (or until `cancel` is set: then with the results it has)."""
+    return Supervisor(ref, target, settings, salt, workdir, progress, cancel).execute()

@@ -133,3 +133,17 @@ def test_adapter_hanging_while_probed_is_an_error_after_the_timeout(tmp_path):
     broken = [r for r in results if r["status"] == "error"]
     assert len(broken) == 1 and "timed out after 10 s" in broken[0]["message"]
     assert any(r["framework"] == "reference" and r["status"] == "pass" for r in results)
+
+
+def test_targets_in_parallel_give_the_same_document_in_plan_order(tmp_path):
+    """--jobs 2 runs targets at once; results.json is the same as one at a time, in plan order."""
+    docs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / jobs
+        run(out, "--framework", "reference", "--adapter", f"{FIXTURE}:aborting_at_p09", "--spec", SCALING_2D,
+            "--salt", "iso", "--jobs", jobs)
+        docs.append(res.read(out / "results.json"))
+    # (a crash's message quotes thread addresses, which differ between runs: compare its first line)
+    one, two = ([(r["id"], r["status"], r["seed"], r["message"].splitlines()[0]) for r in d["results"]] for d in docs)
+    assert one == two and all("[reference-" in test_id for test_id, *_ in two[:32])
+    assert [t["framework"] for t in docs[1]["run"]["targets"]] == ["reference", "aborting-at-p09"]
