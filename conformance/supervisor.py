@@ -125,34 +125,39 @@ class Supervisor:
             returncode, stopped_for, files = self._attempt(attempt)
             if stopped_for == "cancel":  # interrupted: keep what finished, record nothing for the rest
                 break
-            if self.current is not None:
-                crashed = self.current
-                self._record_incident(crashed, returncode, stopped_for, files)
-                remaining = self._remaining()
-                if not remaining:
-                    break
-                if stopped_for == "target":
-                    self._not_run(remaining, f"not run: {self.run.label} timed out after "
-                                             f"{self.settings.timeout:g} s (--timeout)")
-                    break
-                if self.run.restarts >= self.settings.max_restarts:
-                    note = (f"{self.run.label}: restart cap reached ({self.settings.max_restarts} restarts); "
-                            f"{len(remaining)} case(s) not run")
-                    self.run.notes.append(note)
-                    print(f"  {note}", flush=True)
-                    self._not_run(remaining, f"not run: {note}")
-                    break
-                self.run.restarts += 1
-                incident = self.finished[crashed].incident or {}
-                print(f"  {self.run.label}: {incident.get('kind')} ({describe_exit(returncode)[1]}) in {crashed}; "
-                      f"restarted ({self.run.restarts} of at most {self.settings.max_restarts})", flush=True)
-                attempt += 1
-                continue
-            self._account_for_the_rest(returncode, stopped_for, files)
-            break
+            if self.current is None:  # the process ended between cases
+                self._account_for_the_rest(returncode, stopped_for, files)
+                break
+            crashed = self.current
+            self._record_incident(crashed, returncode, stopped_for, files)
+            if not self._restart_after(crashed, returncode, stopped_for):
+                break
+            attempt += 1
         self.progress.update(self.run.label, len(self.finished), self._total() or None, finished=True)
         self.run.results = list(self.finished.values())
         return self.run
+
+    def _restart_after(self, crashed: str, returncode: int, stopped_for: str | None) -> bool:
+        """Whether to restart on the cases left; if not, they are recorded as not run, saying why."""
+        remaining = self._remaining()
+        if not remaining:
+            return False
+        if stopped_for == "target":
+            self._not_run(remaining, f"not run: {self.run.label} timed out after {self.settings.timeout:g} s "
+                                     "(--timeout)")
+            return False
+        if self.run.restarts >= self.settings.max_restarts:
+            note = (f"{self.run.label}: restart cap reached ({self.settings.max_restarts} restarts); "
+                    f"{len(remaining)} case(s) not run")
+            self.run.notes.append(note)
+            print(f"  {note}", flush=True)
+            self._not_run(remaining, f"not run: {note}")
+            return False
+        self.run.restarts += 1
+        kind = (self.finished[crashed].incident or {}).get("kind")
+        print(f"  {self.run.label}: {kind} ({describe_exit(returncode)[1]}) in {crashed}; "
+              f"restarted ({self.run.restarts} of at most {self.settings.max_restarts})", flush=True)
+        return True
 
     def _attempt(self, attempt: int) -> tuple[int, str | None, dict[str, Path]]:
         """One pytest process over the cases not finished yet: (exit code, what stopped it, its files)."""
