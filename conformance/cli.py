@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         res.stderr(f"error: {exc}")
         return EXIT_USAGE
+    except BrokenPipeError:  # `list | head`: the reader left; stop quietly (Python's documented recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAIL
 
 
 # ---------------------------------------------------------------- list

@@ -225,3 +225,13 @@ def test_a_wrongly_typed_grid_value_fails_at_load_time_naming_its_place(tmp_path
     assert f"seeding.yaml: spec '{spec['id']}': field 'grid.p.0': Input should be a valid number" in proc.stderr
     record = res.read(tmp_path / "out" / "results.json")["results"][0]
     assert record["status"] == "error" and "grid.p.0" in record["message"]
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`python -m conformance list --json | head -c 0`: the reader is gone before the first write (the
+    CLI loads its specs first, a second or so)."""
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "list", "--json"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1 and "Traceback" not in err and "BrokenPipe" not in err, err
