@@ -2,7 +2,8 @@
 
 `run` drives pytest underneath, in subprocesses per execution target (framework x device x mode)
 under a supervisor (supervisor.py): a case that crashes or hangs becomes one error record and the
-target restarts on the cases after it, while the other targets complete. Exit codes: 0 every outcome as expected, 1 otherwise, 2 usage error.
+target restarts on the cases after it, while the other targets complete. Exit codes: 0 every
+outcome as expected, 1 otherwise, 2 bad input (usage error or malformed spec).
 """
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(args)
         if args.verb == "lint":
             from .lint import lint_command
-            _load_specs(args.specs_dir)
+            _check_specs_dir(args.specs_dir)
             return lint_command(Path(args.specs_dir), Path(args.expectations_dir), [Path(f) for f in args.files])
         if args.verb == "report":
             from reports.html import report_command
@@ -174,9 +175,13 @@ def validate_run(args) -> RunInputs:
 
 
 def _load_specs(specs_dir: str) -> tuple[list[Spec], list[SpecError]]:
+    _check_specs_dir(specs_dir)
+    return load_all(Path(specs_dir))
+
+
+def _check_specs_dir(specs_dir: str) -> None:
     if not Path(specs_dir).is_dir():
         raise UsageError(f"--specs-dir {specs_dir}: no such directory")
-    return load_all(Path(specs_dir))
 
 
 def _check_refs(args) -> list[str]:

@@ -44,6 +44,15 @@ def spec_catalog(specs: Iterable[Spec]) -> dict[str, Any]:
                    "sources": [src.model_dump(exclude_none=True) for src in s.sources]} for s in specs}
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # once, at import: umask is process-wide, and targets may save from threads
+
+
 def write_atomic(path: Path, document: dict[str, Any]) -> None:
     """results.json, written whole (see write_text_atomic)."""
     write_text_atomic(path, json.dumps(document, indent=1, sort_keys=False, default=str) + "\n")
@@ -56,7 +65,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -66,12 +75,6 @@ def write_text_atomic(path: Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-    os.umask(mask)
-    return mask
 
 
 def read(path: Path) -> dict[str, Any]:

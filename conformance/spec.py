@@ -79,21 +79,24 @@ class Spec(_Strict):
             raise _located([(("grid",), f"expands to {count} cases (limit {MAX_CASES_PER_SPEC} per spec)",
                              None)])
         problems: dict[tuple, tuple[str, Any]] = {}
-        for index, case in enumerate(self.cases):
-            for point in self._grid_points():
-                params = {**self.params, **case, **{k: self.grid[k][j] for k, j in point.items()}}
-                for field, message in _case_problems(self.check, params):
-                    where = self._where(field, index, point)
-                    problems.setdefault(where, (message, params.get(field[0]) if field else None))
-                if len(problems) >= 20:
-                    break
+        for index, point in self._case_points():
+            params = self._case_params(index, point)
+            for field, message in _case_problems(self.check, params):
+                problems.setdefault(self._where(field, index, point), (message, params.get(field[0]) if field else None))
+            if len(problems) >= 20:
+                break
         if problems:
             raise _located([(where, message, value) for where, (message, value) in problems.items()])
         return self
 
-    def _grid_points(self) -> list[dict[str, int]]:
+    def _case_points(self) -> list[tuple[int, dict[str, int]]]:
+        """(explicit case index, grid point as value indices) of every case, in expansion order."""
         keys = list(self.grid)
-        return [dict(zip(keys, combo)) for combo in itertools.product(*(range(len(self.grid[k])) for k in keys))]
+        points = [dict(zip(keys, combo)) for combo in itertools.product(*(range(len(self.grid[k])) for k in keys))]
+        return [(index, point) for index in range(len(self.cases)) for point in points]
+
+    def _case_params(self, index: int, point: dict[str, int]) -> dict[str, Any]:
+        return {**self.params, **self.cases[index], **{k: self.grid[k][j] for k, j in point.items()}}
 
     def _where(self, field: tuple, index: int, point: dict[str, int]) -> tuple:
         """Where a case's key is written: its grid value, its explicit case, or the spec's params."""
@@ -110,9 +113,7 @@ class Spec(_Strict):
 
     def expanded_cases(self) -> list[dict[str, Any]]:
         """Every case's parameters, the op among them: params, then each explicit case x the grid."""
-        keys = list(self.grid)
-        points = [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))]
-        return [{**self.params, **case, **point} for case in self.cases for point in points]
+        return [self._case_params(index, point) for index, point in self._case_points()]
 
     @functools.cached_property
     def op_cases(self) -> list[tuple[str, dict[str, Any]]]:
@@ -130,7 +131,7 @@ def _case_problems(check: str, params: dict[str, Any]) -> list[tuple[tuple, str]
     from .api import OPS
     from .checks import CHECKS
     op = params.get("op")
-    if op is None or isinstance(op, (list, dict)) or op not in OPS:
+    if op not in OPS:
         where = "no 'op' in params, grid or cases" if op is None else f"unknown op {op!r}"
         return [(("op",) if op is not None else (), f"{where}; every case needs one of: {', '.join(OPS)}")]
     schema = CHECKS[check].params

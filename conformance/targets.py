@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from .api import MODES, Adapter
+from .api import MODES, Adapter, Device
 from .runner import Target
 
 
@@ -105,9 +105,9 @@ def load_adapter(ref: str) -> Adapter:
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
 
 
-def check_names(adapter: Adapter, ref: str, devices: list) -> None:
+def check_names(adapter: Adapter, ref: str, devices: list[Device]) -> None:
     """UsageError unless the adapter's name and device labels are plain names."""
-    named = [("name", adapter.name)] + [("device label", getattr(d, "label", d)) for d in devices]
+    named = [("name", adapter.name)] + [("device label", d.label) for d in devices]
     for what, value in named:
         if not isinstance(value, str) or not _PLAIN_NAME.fullmatch(value):
             raise UsageError(f"{ref}: adapter {what} {value!r} is not a plain name (1 to 64 letters, digits "
