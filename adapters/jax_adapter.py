@@ -28,7 +28,7 @@ import jax
 import numpy as np
 from flax import linen, nnx
 
-from conformance.adapter_kit import AdapterSession, Forward
+from conformance.adapter_kit import AdapterSession, Forward, cache_dir
 from conformance.api import Adapter, Call, Device, NotOffered, Session
 
 OPS = ("dropout", "dropout1d", "dropout2d", "dropout3d")
@@ -80,8 +80,18 @@ def _function(call: Call, ndim: int, compiled: bool) -> Callable:
     fn = _nnx_forward if call.form == "module" else _linen_forward(call, ndim)
     fn = _with_grad(fn, transforms) if call.grad else _plain(fn)
     if compiled:
+        _use_persistent_cache()
         fn = _COMPILED[key] = transforms.jit(fn)
     return fn
+
+
+def _use_persistent_cache() -> None:
+    """XLA executables persist under build/cache/jax (unless the user set a cache directory), every
+    one of them: the suite's graphs are small and quick to compile, yet there are hundreds."""
+    if jax.config.jax_compilation_cache_dir is None:
+        jax.config.update("jax_compilation_cache_dir", str(cache_dir("jax")))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 class JaxSession(AdapterSession):

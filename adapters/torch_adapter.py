@@ -4,6 +4,7 @@ from __future__ import annotations
 FRAMEWORK = "torch"  # with INSTALL: read by adapters/__init__.py without importing
 INSTALL = "pip install torch==2.13.0"
 
+import os
 import platform
 import shutil
 import warnings
@@ -13,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from conformance.adapter_kit import AdapterSession, Forward
+from conformance.adapter_kit import AdapterSession, Forward, cache_dir
 from conformance.api import Adapter, Call, Device, Session
 
 FUNCTIONAL = {
@@ -53,6 +54,9 @@ RECOMPILE_LIMIT = 1024
 def _load_compiler() -> None:
     """Import inductor quietly: its first import emits torch-internal DeprecationWarnings
     (torch.jit.script_method) that would otherwise be recorded against the first compiled call."""
+    # Inductor's FX-graph and AOT caches persist compiled kernels across processes: under build/cache/
+    # unless the user points Inductor elsewhere. A warm cache skips the C++ compile, not the trace.
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir("torch-inductor")))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import torch._inductor.compile_fx  # noqa: F401
