@@ -85,6 +85,17 @@ def _function(call: Call, ndim: int, compiled: bool) -> Callable:
     return fn
 
 
+_BACKEND_COMPILES = [0]  # XLA compilations in this process (a persistent-cache hit is not one)
+
+
+def _count_compile(event: str, duration: float, **_: Any) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+        _BACKEND_COMPILES[0] += 1
+
+
+jax.monitoring.register_event_duration_secs_listener(_count_compile)
+
+
 def _use_persistent_cache() -> None:
     """XLA executables persist under build/cache/jax (unless the user set a cache directory), every
     one of them: the suite's graphs are small and quick to compile, yet there are hundreds."""
@@ -162,6 +173,9 @@ class JaxAdapter(Adapter):
 
     def ops(self) -> tuple[str, ...]:
         return OPS
+
+    def compiled_graphs(self) -> int | None:
+        return _BACKEND_COMPILES[0]
 
     def open(self, device: Device, mode: str, seed: int) -> Session:
         return JaxSession(device, mode, seed)

@@ -8,6 +8,7 @@ import logging
 import os
 import platform
 import shutil
+import sys
 import warnings
 
 import numpy as np
@@ -139,6 +140,11 @@ class TorchAdapter(Adapter):
 
     def ops(self) -> tuple[str, ...]:
         return tuple(FUNCTIONAL)
+
+    def compiled_graphs(self) -> int | None:
+        if "torch._dynamo" not in sys.modules:
+            return 0
+        return int(torch._dynamo.utils.counters["stats"]["unique_graphs"])
 
     def open(self, device: Device, mode: str, seed: int) -> Session:
         return TorchSession(device, mode, seed)
