@@ -28,7 +28,7 @@ import jax
 import numpy as np
 from flax import linen, nnx
 
-from conformance.adapter_kit import AdapterSession, Forward
+from conformance.adapter_kit import AdapterSession, Forward, cache_dir
 from conformance.api import Adapter, Call, Device, NotOffered, Session
 
 OPS = ("dropout", "dropout1d", "dropout2d", "dropout3d")
@@ -84,10 +84,32 @@ def _function(call: Call, ndim: int, compiled: bool) -> Callable:
     return fn
 
 
+_BACKEND_COMPILES = [0]  # XLA executables this process built or read back from the persistent cache
+
+
+def _count_compile(event: str, duration: float, **_: Any) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+        _BACKEND_COMPILES[0] += 1
+
+
+jax.monitoring.register_event_duration_secs_listener(_count_compile)
+
+
+def _use_persistent_cache() -> None:
+    """XLA executables persist under build/cache/jax (unless the user set a cache directory), every
+    one of them: the suite's graphs are small and quick to compile, yet there are hundreds. Eager
+    mode compiles too: each primitive once per shape and dtype."""
+    if jax.config.jax_compilation_cache_dir is None:
+        jax.config.update("jax_compilation_cache_dir", str(cache_dir("jax")))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 class JaxSession(AdapterSession):
     def __init__(self, device: Device, mode: str, seed: int):
         self.device = jax.devices(device.kind)[device.index]
         self.compiled = mode == "compiled"
+        _use_persistent_cache()
         with jax.default_device(self.device):
             self.key = jax.random.key(seed)  # linen: split on every call
             self.rngs = nnx.Rngs(dropout=seed)  # nnx: the module draws from this stream
@@ -152,6 +174,9 @@ class JaxAdapter(Adapter):
 
     def ops(self) -> tuple[str, ...]:
         return OPS
+
+    def compiled_graphs(self) -> int | None:
+        return _BACKEND_COMPILES[0]
 
     def open(self, device: Device, mode: str, seed: int) -> Session:
         return JaxSession(device, mode, seed)

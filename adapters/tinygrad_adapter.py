@@ -2,16 +2,45 @@
 
 tinygrad offers one dropout, element-wise, as a Tensor method (tinygrad.nn has no Dropout
 module): both the module and the functional form map to it, and the channel, alpha and
-feature-alpha variants are not offered. Seeding is global (`Tensor.manual_seed`). The CPU
-device compiles kernels with clang; without clang the pure-Python interpreter device is used.
+feature-alpha variants are not offered. Seeding is global (`Tensor.manual_seed`).
+
+tinygrad's CPU device compiles its kernels with `$CC`, default `clang`
+(tinygrad/runtime/support/compiler_cpu.py). Without clang tinygrad finds no usable device
+("RuntimeError: no usable devices" on the first tensor), so the adapter then reports tinygrad
+unavailable, with the install command, instead of listing a CPU that fails every case. (The PYTHON
+device is an interpreter for debugging tinygrad, not what its users run.) With `CC` unset the
+adapter points it at the newest clang on PATH; bfloat16 kernels need clang >= 17 on x86 (older
+ones stop at "__bf16 is not supported on this target"), and where the compiler cannot build them,
+bfloat16 cases are skipped as not offered here, saying so.
 """
 from __future__ import annotations
 
 FRAMEWORK = "tinygrad"  # with INSTALL: read by adapters/__init__.py without importing
-INSTALL = "pip install tinygrad"
+INSTALL = "pip install tinygrad; apt-get install clang (its CPU device compiles kernels with clang)"
 
+import functools
+import os
 import platform
 import shutil
+import subprocess
+
+CLANGS = ("clang", *(f"clang-{v}" for v in range(30, 13, -1)))
+
+
+def _newest_clang() -> str | None:
+    found = [name for name in CLANGS if shutil.which(name)]
+    if not found:
+        return None
+    version = lambda name: subprocess.run([name, "-dumpversion"], capture_output=True, text=True).stdout  # noqa: E731
+    return max(found, key=lambda name: tuple(int(part) for part in version(name).split(".")[:2] if part.isdigit()))
+
+
+if not os.environ.get("CC"):
+    CC = _newest_clang()
+    if CC is None:
+        raise ImportError("tinygrad's CPU device compiles with clang, and there is no `clang` on PATH")
+    os.environ["CC"] = CC  # read by tinygrad when it compiles a kernel
+CC = os.environ["CC"]
 from importlib.metadata import version as dist_version
 from typing import ContextManager
 
@@ -24,6 +53,15 @@ from conformance.api import Adapter, Call, Device, NotOffered, Session
 
 DTYPES = {dtypes.float16: "float16", dtypes.bfloat16: "bfloat16", dtypes.float32: "float32",
           dtypes.float64: "float64", dtypes.int32: "int32", dtypes.int64: "int64"}
+
+
+@functools.cache
+def _bfloat16_compiles() -> bool:
+    try:
+        (Tensor([1.0]).cast(dtypes.bfloat16) * 2).realize()
+    except subprocess.CalledProcessError:
+        return False
+    return True
 
 
 class TinygradSession(AdapterSession):
@@ -41,6 +79,9 @@ class TinygradSession(AdapterSession):
         return t.numpy().copy()
 
     def cast(self, t: Tensor, dtype: str) -> Tensor:
+        if dtype == "bfloat16" and not _bfloat16_compiles():
+            raise NotOffered(f"bfloat16: tinygrad's CPU kernels for it do not compile with CC={CC} here "
+                             "(clang >= 17 is needed on x86)")
         return t.cast(getattr(dtypes, dtype))
 
     def dtype_of(self, t: Tensor) -> str:
@@ -55,11 +96,14 @@ class TinygradSession(AdapterSession):
             raise NotOffered("tinygrad has no in-place dropout")
 
         def forward(x: Tensor) -> tuple[Tensor, Tensor | None]:
-            y = x.dropout(call.p).realize()  # tinygrad is lazy: run it inside the warning capture
+            # tinygrad is lazy: realize inside the warning capture. Realizing y before backward()
+            # would cut the graph (x.grad stays None), so y and its gradient realize together.
+            y = x.dropout(call.p)
             if not call.grad:
-                return y, None
+                return y.realize(), None
             y.sum().backward()
-            return y, x.grad.realize()
+            Tensor.realize(y, x.grad)
+            return y, x.grad
         return forward
 
 
@@ -71,15 +115,13 @@ class TinygradAdapter(Adapter):
         return dist_version("tinygrad")
 
     def devices(self) -> list[Device]:
-        if shutil.which("clang"):
-            return [Device(kind="cpu", name=platform.machine() or "cpu", backend="clang")]
-        return [Device(kind="cpu", name=platform.machine() or "cpu", backend="python")]
+        return [Device(kind="cpu", name=platform.machine() or "cpu", backend="clang")]
 
     def ops(self) -> tuple[str, ...]:
         return ("dropout",)
 
     def open(self, device: Device, mode: str, seed: int) -> Session:
-        return TinygradSession("CPU" if device.backend == "clang" else "PYTHON", seed)
+        return TinygradSession("CPU", seed)
 
 
 def make_adapter() -> Adapter:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import warnings
 from abc import abstractmethod
+from pathlib import Path
 from typing import Any, Callable, ContextManager, final
 
 import numpy as np
@@ -17,7 +19,18 @@ import numpy as np
 from .api import Call, Output, Session
 from .arrays import cast, dtype_name, same_values, via_float32
 
-__all__ = ["AdapterSession", "Forward", "call_seed", "with_warnings", "SeedStream"]
+__all__ = ["AdapterSession", "Forward", "cache_dir", "call_seed", "with_warnings", "SeedStream"]
+
+CACHE_ENV = "CONFORMANCE_CACHE_DIR"
+DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "build" / "cache"
+
+
+def cache_dir(name: str) -> Path:
+    """Where a framework keeps its persistent compile cache: $CONFORMANCE_CACHE_DIR/<name>, else
+    build/cache/<name> in the checkout, a folder CI can keep between runs. Created on demand."""
+    path = Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 # Native input -> (native output, native d(sum(output))/d(input), or None when no gradient was asked).
 Forward = Callable[[Any], "tuple[Any, Any | None]"]

@@ -95,3 +95,8 @@ class Adapter(ABC):
 
     @abstractmethod
     def open(self, device: Device, mode: str, seed: int) -> Session: ...
+
+    def compiled_graphs(self) -> int | None:
+        """Graphs the framework has compiled in this process so far, where it can tell (benchmark
+        figures: compiled-mode time is mostly compile time per distinct graph); None where it cannot."""
+        return None

@@ -259,7 +259,10 @@ class Gathered:
             self.started.add(index)
 
     def finish(self, index: int, run: TargetRun) -> None:
+        """A target's run, or one shard of it (merged with the shards already done)."""
         with self.lock:
+            if index in self.done:
+                run = self.done[index].merged(run)
             self.plans[index][1]["restarts"] = run.restarts
             self.done[index] = run
             self._save()
@@ -292,31 +295,44 @@ def cmd_run(args, argv: list[str]) -> int:
         else:
             gathered.add_unrunnable(answer)
     plans = gathered.plans
-    jobs = 1 if args.verbose else max(1, min(args.jobs, len(plans)))
-    print(f"{len(plans)} execution target(s), {jobs} at a time; planned whole-run false-alarm bound "
+    work = plan_work(plans, 1 if args.verbose else args.jobs)
+    jobs = 1 if args.verbose else max(1, min(args.jobs, len(work)))
+    print(f"{len(plans)} execution target(s) in {len(work)} process(es), {jobs} at a time; "
+          "planned whole-run false-alarm bound "
           f"{len(plans) * planned_false_alarm(inputs.specs, args.spec):.3g} "
           f"(target <= {res.stats.RUN_BOUND_TARGET:g})")
-    interrupted = _run_targets(args, inputs.salt, gathered, jobs)
+    interrupted = _run_targets(args, inputs.salt, gathered, work, jobs)
     return _conclude(args, inputs, gathered, interrupted, bool(plans))
 
 
-def _run_targets(args, salt: str, gathered: Gathered, jobs: int) -> bool:
-    """Run every planned target under its supervisor, `jobs` at a time; True when interrupted."""
+Work = list[tuple[int, tuple[int, int]]]  # (index into the plans, (shard, shards)): one process each
+
+
+def plan_work(plans: list[tuple[str, dict[str, Any]]], jobs: int) -> Work:
+    """The processes to run. A compiled mode spends its time compiling one graph per distinct case,
+    on one core each, so its cases are spread over `jobs` shards; any other mode runs in one process
+    (a second would cost more in imports than it saves)."""
+    return [(index, (shard, count)) for index, (_, target) in enumerate(plans)
+            for count in [jobs if target["mode"] == "compiled" else 1] for shard in range(count)]
+
+
+def _run_targets(args, salt: str, gathered: Gathered, work: Work, jobs: int) -> bool:
+    """Run every (target, shard) under its supervisor, `jobs` at a time; True when interrupted."""
     progress = Progress(enabled=sys.stderr.isatty() and jobs == 1)  # one bar at a time, or finished lines
     settings = TargetSettings(args.specs_dir, args.spec, args.expectations, args.timeout, args.case_timeout,
                               args.max_restarts, args.verbose)
     cancel = threading.Event()
 
-    def one(index: int) -> None:
+    def one(index: int, shard: tuple[int, int]) -> None:
         if cancel.is_set():
             return
         gathered.start(index)
         ref, target = gathered.plans[index]
-        gathered.finish(index, run_target(ref, target, settings, salt, Path(tmp), progress, cancel))
+        gathered.finish(index, run_target(ref, target, settings, salt, Path(tmp), progress, cancel, shard))
 
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="target")
-        futures = [pool.submit(one, i) for i in range(len(gathered.plans))]
+        futures = [pool.submit(one, index, shard) for index, shard in work]
         try:
             for future in as_completed(futures):
                 future.result()

@@ -5,6 +5,7 @@ its result record to ``--results-jsonl`` as one JSON line, so a crash loses noth
 """
 from __future__ import annotations
 
+import argparse
 import faulthandler
 import json
 from collections import Counter
@@ -38,8 +39,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="expectations file overriding the specs' expect entries (repeatable)")
     group.addoption("--skip-ids", default=None,
                     help="file of test ids (one per line) not to run: a restarted target's finished cases")
+    group.addoption("--shard", default=None, type=_shard, metavar="I/N",
+                    help="run only shard I of N (0-based): the cases Case.shard(N) assigns to I")
     group.addoption("--crash-log", default=None,
                     help="write Python's fault-handler output (fatal signals, stacks) to this file")
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        shard = (-1, 0)
+    if not 0 <= shard[0] < shard[1]:
+        raise argparse.ArgumentTypeError(f"--shard wants I/N with 0 <= I < N, got {text!r}")
+    return shard
 
 
 class RunState:
@@ -77,7 +91,7 @@ class RunState:
         except ExpectationFileError as exc:
             raise pytest.UsageError(str(exc)) from exc
         self.jsonl = Path(opt.results_jsonl) if opt.results_jsonl else None
-        self.cases: list[str] = []
+        self.order: list[str] = []  # every collected test id, before --skip-ids and --shard
         self.false_alarm = 0.0
 
     def write(self, record: dict[str, Any]) -> None:
@@ -197,13 +211,23 @@ def _attach(item: pytest.Item, record: Result) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.option.skip_ids:
-        return
-    skip = set(Path(config.option.skip_ids).read_text(encoding="utf-8").splitlines())
-    kept = [item for item in items if item.name not in skip]
-    if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item.name in skip])
-        items[:] = kept
+    config.stash[state_key].order = [item.name for item in items]
+    skip = set(Path(config.option.skip_ids).read_text(encoding="utf-8").splitlines()) \
+        if config.option.skip_ids else set()
+    shard = config.option.shard
+
+    def runs_here(item: pytest.Item) -> bool:
+        if item.name in skip:
+            return False
+        if shard is None:
+            return True
+        # a malformed spec's item is no case: shard 0 reports it
+        return (item.case.shard(shard[1]) if isinstance(item, SpecItem) else 0) == shard[0]
+
+    dropped = [item for item in items if not runs_here(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if runs_here(item)]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -223,7 +247,7 @@ def _write_plan(config: pytest.Config, names: list[str], false_alarm: float,
     and each case's record before it runs (a supervisor completes it if the case never finishes)."""
     st = config.stash[state_key]
     st.false_alarm = false_alarm
-    st.write({"type": "plan", "salt": st.salt, "tests": names, "false_alarm": false_alarm,
+    st.write({"type": "plan", "salt": st.salt, "tests": names, "order": st.order, "false_alarm": false_alarm,
               "targets": [t.record() for t in st.targets], "unavailable": st.unavailable,
               "records": records or {}})
     reporter = config.pluginmanager.get_plugin("terminalreporter")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import shlex
+import zlib
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
@@ -60,6 +61,12 @@ class Case:
     @property
     def false_alarm(self) -> float:
         return CHECKS[self.spec.check].false_alarm(self.params)
+
+    def shard(self, count: int) -> int:
+        """Which of `count` shards runs this case. Cases with one op, dtype and p, in any spec, go
+        to one shard: in a compiled mode they share compiled graphs, which that shard alone compiles."""
+        key = f"{self.op}|{self.params.get('dtype')}|{self.params.get('p')}"
+        return zlib.crc32(key.encode()) % count
 
 
 def _distinguishing_keys(spec: Spec, op: str) -> list[str]:

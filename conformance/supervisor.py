@@ -51,6 +51,14 @@ class TargetRun:
     results: list[Result] = field(default_factory=list)
     restarts: int = 0
     notes: list[str] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)  # the target's test ids in plan order, every shard's
+
+    def merged(self, other: TargetRun) -> TargetRun:
+        """Two shards of one target as one run, results in the target's plan order."""
+        order = {test_id: i for i, test_id in enumerate(self.order or other.order)}
+        results = sorted(self.results + other.results, key=lambda r: order.get(r.id, len(order)))
+        return TargetRun(self.label, self.false_alarm + other.false_alarm, results,
+                         self.restarts + other.restarts, self.notes + other.notes, self.order or other.order)
 
 
 class JsonlReader:
@@ -105,11 +113,13 @@ def describe_exit(returncode: int) -> tuple[str | None, str]:
 
 class Supervisor:
     def __init__(self, ref: str, target: dict[str, Any], settings: TargetSettings, salt: str,
-                 workdir: Path, progress: Progress, cancel: threading.Event | None = None):
+                 workdir: Path, progress: Progress, cancel: threading.Event | None = None,
+                 shard: tuple[int, int] = (0, 1)):
         self.ref, self.target, self.settings, self.salt = ref, target, settings, salt
-        self.workdir, self.progress = workdir, progress
+        self.workdir, self.progress, self.shard = workdir, progress, shard
         self.cancel = cancel or threading.Event()
-        self.run = TargetRun(f"{target['framework']}-{target['device']}-{target['mode']}")
+        label = f"{target['framework']}-{target['device']}-{target['mode']}"
+        self.run = TargetRun(label if shard[1] == 1 else f"{label} (shard {shard[0] + 1} of {shard[1]})")
         self.plan: dict[str, Any] | None = None
         self.finished: dict[str, Result] = {}
         self.current: str | None = None
@@ -161,7 +171,8 @@ class Supervisor:
 
     def _attempt(self, attempt: int) -> tuple[int, str | None, dict[str, Path]]:
         """One pytest process over the cases not finished yet: (exit code, what stopped it, its files)."""
-        files = {kind: self.workdir / f"{self.run.label}.{attempt}.{kind}" for kind in ("jsonl", "log", "faults", "skip")}
+        stem = f"{self.target['framework']}-{self.target['device']}-{self.target['mode']}.{self.shard[0]}.{attempt}"
+        files = {kind: self.workdir / f"{stem}.{kind}" for kind in ("jsonl", "log", "faults", "skip")}
         files["skip"].write_text("\n".join(self.finished) + "\n", encoding="utf-8")
         reader = JsonlReader(files["jsonl"])
         stopped_for = None
@@ -199,6 +210,8 @@ class Supervisor:
                "--device", t["device"], "--mode", t["mode"], "--salt", self.salt,
                "--results-jsonl", str(files["jsonl"]), "--crash-log", str(files["faults"]),
                "--skip-ids", str(files["skip"]), "-q" if s.verbose else "-qq", "--no-header"]
+        if self.shard[1] > 1:
+            cmd += ["--shard", f"{self.shard[0]}/{self.shard[1]}"]
         for pattern in s.patterns:
             cmd += ["--spec", pattern]
         for path in s.expectation_files:
@@ -211,6 +224,7 @@ class Supervisor:
             if kind == "plan" and self.plan is None:  # the first plan lists every case
                 self.plan = record
                 self.run.false_alarm = record.get("false_alarm", 0.0)
+                self.run.order = record.get("order", [])
             elif kind == "start":
                 self.current, self.current_since = record.get("id"), time.monotonic()
             elif kind == "result":
@@ -307,6 +321,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def run_target(ref: str, target: dict[str, Any], settings: TargetSettings, salt: str, workdir: Path,
-               progress: Progress, cancel: threading.Event | None = None) -> TargetRun:
-    """Run one target to the end (or until `cancel` is set: then with the results it has)."""
-    return Supervisor(ref, target, settings, salt, workdir, progress, cancel).execute()
+               progress: Progress, cancel: threading.Event | None = None,
+               shard: tuple[int, int] = (0, 1)) -> TargetRun:
+    """Run one target, or one shard of it, to the end (or until `cancel` is set: then with the
+    results it has)."""
+    return Supervisor(ref, target, settings, salt, workdir, progress, cancel, shard).execute()

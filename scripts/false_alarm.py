@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import logging
 import multiprocessing as mp
 import os
 import secrets
@@ -93,31 +92,14 @@ def target_command(target: Target, salt: str) -> str:
 _WORKER: dict[str, Any] = {}
 
 
-def _quiet_torch() -> None:
-    """torch.compile's recompile and graph-break warnings would drown the figures: torch logs at
-    ERROR only. Fake-tensor propagation also logs a full traceback at ERROR for every op it cannot
-    trace, which here is expected (the dtype specs feed integers to compiled dropout; the check
-    records the exception itself), so that one logger is silenced."""
-    logging.getLogger("torch").setLevel(logging.ERROR)
-    if "torch" in sys.modules:
-        try:
-            import torch._logging
-            torch._logging.set_logs(all=logging.ERROR)
-        except Exception:  # noqa: BLE001 - cosmetic only
-            pass
-    logging.getLogger("torch._subclasses.fake_tensor").setLevel(logging.CRITICAL)
-
-
 def _init_worker(ref: str, patterns: list[str], barrier: Any) -> None:
     # Never raise here: a failing pool initializer makes multiprocessing respawn workers forever.
     _WORKER.clear()
     _WORKER.update(ref=ref, patterns=patterns, barrier=barrier, cases={})
-    _quiet_torch()
     try:
         _WORKER["adapter"] = load_adapter(ref)
     except BaseException as exc:  # noqa: BLE001 - reported with every task of this worker
         _WORKER["error"] = f"loading {ref} failed: {type(exc).__name__}: {exc}"
-    _quiet_torch()
 
 
 def _ready(_: int) -> int:

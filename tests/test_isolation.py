@@ -4,6 +4,7 @@ it; other targets complete, and results gathered before an interruption are kept
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -147,3 +148,28 @@ def test_targets_in_parallel_give_the_same_document_in_plan_order(tmp_path):
     one, two = ([(r["id"], r["status"], r["seed"], r["message"].splitlines()[0]) for r in d["results"]] for d in docs)
     assert one == two and all("[reference-" in test_id for test_id, *_ in two[:32])
     assert [t["framework"] for t in docs[1]["run"]["targets"]] == ["reference", "aborting-at-p09"]
+
+
+def test_a_compiled_target_spread_over_shards_gives_the_same_document(tmp_path):
+    """--jobs 2 splits a compiled-mode target into two processes (cases sharing op, dtype and p stay
+    together); each shard restarts after its own crashes, and the merged results are those of one
+    process, in plan order, restarts summed."""
+    runs = []
+    for jobs in ("1", "2"):
+        proc, _ = run(tmp_path / jobs, "--adapter", f"{FIXTURE}:compiled_aborting_at_p09", "--spec", SCALING_2D,
+                      "--salt", "iso", "--jobs", jobs)
+        runs.append((proc, res.read(tmp_path / jobs / "results.json")))
+    (one_proc, one), (two_proc, two) = runs
+    assert "1 execution target(s) in 1 process(es)" in one_proc.stdout
+    assert "1 execution target(s) in 2 process(es), 2 at a time" in two_proc.stdout
+    assert "(shard 1 of 2)" in two_proc.stdout and "(shard 2 of 2)" in two_proc.stdout
+    # a crash's message names the process that died, here a shard: compare it without that
+    rows = [[(r["id"], r["status"], r["seed"], re.sub(r" \(shard \d of 2\)", "", r["message"].splitlines()[0]))
+             for r in d["results"]] for d in (one, two)]
+    assert rows[0] == rows[1] and len(rows[0]) == 32
+    assert [r for r in rows[1] if r[1] == "error"] and all("-p0.9" in r[0] for r in rows[1] if r[1] == "error")
+    # one restart per crash that left cases to run: a shard whose last case crashed has none left
+    restarts = [t.get("restarts") for t in two["run"]["targets"]]
+    assert len(restarts) == 1 and 2 <= restarts[0] <= 4 and two_proc.stdout.count("restarted (") == restarts[0]
+    assert two["run"]["false_alarm_bound"] == one["run"]["false_alarm_bound"]
+    res.validate(two)
