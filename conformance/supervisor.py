@@ -118,8 +118,9 @@ class Supervisor:
         self.ref, self.target, self.settings, self.salt = ref, target, settings, salt
         self.workdir, self.progress, self.shard = workdir, progress, shard
         self.cancel = cancel or threading.Event()
-        label = f"{target['framework']}-{target['device']}-{target['mode']}"
-        self.run = TargetRun(label if shard[1] == 1 else f"{label} (shard {shard[0] + 1} of {shard[1]})")
+        self.target_label = f"{target['framework']}-{target['device']}-{target['mode']}"
+        self.run = TargetRun(self.target_label if shard[1] == 1 else
+                             f"{self.target_label} (shard {shard[0] + 1} of {shard[1]})")
         self.plan: dict[str, Any] | None = None
         self.finished: dict[str, Result] = {}
         self.current: str | None = None
@@ -171,7 +172,7 @@ class Supervisor:
 
     def _attempt(self, attempt: int) -> tuple[int, str | None, dict[str, Path]]:
         """One pytest process over the cases not finished yet: (exit code, what stopped it, its files)."""
-        stem = f"{self.target['framework']}-{self.target['device']}-{self.target['mode']}.{self.shard[0]}.{attempt}"
+        stem = f"{self.target_label}.{self.shard[0]}.{attempt}"
         files = {kind: self.workdir / f"{stem}.{kind}" for kind in ("jsonl", "log", "faults", "skip")}
         files["skip"].write_text("\n".join(self.finished) + "\n", encoding="utf-8")
         reader = JsonlReader(files["jsonl"])
