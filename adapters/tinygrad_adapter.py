@@ -23,24 +23,6 @@ import os
 import platform
 import shutil
 import subprocess
-
-CLANGS = ("clang", *(f"clang-{v}" for v in range(30, 13, -1)))
-
-
-def _newest_clang() -> str | None:
-    found = [name for name in CLANGS if shutil.which(name)]
-    if not found:
-        return None
-    version = lambda name: subprocess.run([name, "-dumpversion"], capture_output=True, text=True).stdout  # noqa: E731
-    return max(found, key=lambda name: tuple(int(part) for part in version(name).split(".")[:2] if part.isdigit()))
-
-
-if not os.environ.get("CC"):
-    CC = _newest_clang()
-    if CC is None:
-        raise ImportError("tinygrad's CPU device compiles with clang, and there is no `clang` on PATH")
-    os.environ["CC"] = CC  # read by tinygrad when it compiles a kernel
-CC = os.environ["CC"]
 from importlib.metadata import version as dist_version
 from typing import ContextManager
 
@@ -50,6 +32,26 @@ from tinygrad.helpers import Context
 
 from conformance.adapter_kit import AdapterSession, Forward
 from conformance.api import Adapter, Call, Device, NotOffered, Session
+
+CLANGS = ("clang", *(f"clang-{v}" for v in range(30, 13, -1)))
+
+
+def _clang_version(name: str) -> tuple[int, ...]:
+    out = subprocess.run([name, "-dumpversion"], capture_output=True, text=True).stdout
+    return tuple(int(part) for part in out.strip().split(".")[:2] if part.isdigit())
+
+
+def _newest_clang() -> str | None:
+    found = [name for name in CLANGS if shutil.which(name)]
+    return max(found, key=_clang_version) if found else None
+
+
+if not os.environ.get("CC"):
+    _found = _newest_clang()
+    if _found is None:
+        raise ImportError("tinygrad's CPU device compiles with clang, and there is no `clang` on PATH")
+    os.environ["CC"] = _found  # read by tinygrad when it compiles its first kernel
+CC = os.environ["CC"]
 
 DTYPES = {dtypes.float16: "float16", dtypes.bfloat16: "bfloat16", dtypes.float32: "float32",
           dtypes.float64: "float64", dtypes.int32: "int32", dtypes.int64: "int64"}

@@ -17,10 +17,11 @@ class UsageError(Exception):
 
 
 class Unavailable(Exception):
-    """A known framework that is not installed here (reported as skipped, with the install command)."""
+    """A known framework that cannot run here: not installed, or missing what it needs (a compiler,
+    Node.js). Reported as skipped, with the install command."""
 
     def __init__(self, name: str, install: str, detail: str):
-        super().__init__(f"{name} is not installed here ({detail}); install it with: {install}")
+        super().__init__(f"{name} is unavailable here ({detail}); install it with: {install}")
         self.name, self.install = name, install
 
 
