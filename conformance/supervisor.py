@@ -55,10 +55,11 @@ class TargetRun:
 
     def merged(self, other: TargetRun) -> TargetRun:
         """Two shards of one target as one run, results in the target's plan order."""
-        order = {test_id: i for i, test_id in enumerate(self.order or other.order)}
-        results = sorted(self.results + other.results, key=lambda r: order.get(r.id, len(order)))
+        order = self.order or other.order
+        position = {test_id: i for i, test_id in enumerate(order)}
+        results = sorted(self.results + other.results, key=lambda r: position.get(r.id, len(position)))
         return TargetRun(self.label, self.false_alarm + other.false_alarm, results,
-                         self.restarts + other.restarts, self.notes + other.notes, self.order or other.order)
+                         self.restarts + other.restarts, self.notes + other.notes, order)
 
 
 class JsonlReader:

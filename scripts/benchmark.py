@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import functools
 import inspect
-import logging
 import os
 import re
 import subprocess
@@ -59,8 +58,8 @@ CLI_TARGETS = {"torch": (60.0, 10.0), "jax": (30.0, 30.0)}  # seconds: (empty co
 SUITE_SHARE_TARGET = 0.25
 
 
-def verdict(value: float, target: float) -> str:
-    return f"{'within' if value <= target else 'OVER'} the {target:g} target"
+def verdict(value: float, target: float, unit: str) -> str:
+    return f"{'within' if value <= target else 'OVER'} the {target:g}{unit} target"
 
 
 class Clock:
@@ -137,7 +136,6 @@ def run_target(target: Any, specs: list, salt: str, clock: Clock) -> dict[str, A
 def run_in_process(framework: str, salt: str) -> list[dict[str, Any]]:
     """Time every target; stats functions are restored afterwards so frameworks do not compound."""
     saved = {name: getattr(stats, name) for name in STATS_FUNCTIONS}
-    logging.getLogger("torch").setLevel(logging.ERROR)  # dynamo's recompile warnings drown the figures
     for obj in vars(stats).values():  # each framework pays for its own sample-size computations
         if callable(getattr(obj, "cache_clear", None)):
             obj.cache_clear()
@@ -168,10 +166,11 @@ def cold_and_warm(framework: str, salt: str) -> None:
         env = {"CONFORMANCE_CACHE_DIR": cache}
         cold, warm = cli_seconds(framework, salt, env), cli_seconds(framework, salt, env)
     targets = CLI_TARGETS.get(framework)
-    said = [f" ({verdict(seconds, t)} s)" if targets else "" for seconds, t in
-            zip((cold[0], warm[0]), targets or (0.0, 0.0))]
-    print(f"  {framework}: CLI end to end, empty compile cache {cold[0]:7.2f} s{said[0]} (exit {cold[1]}); "
-          f"warm {warm[0]:7.2f} s{said[1]} (exit {warm[1]})")
+
+    def said(seconds: float, target: int) -> str:
+        return f" ({verdict(seconds, targets[target], ' s')})" if targets else ""
+    print(f"  {framework}: CLI end to end, empty compile cache {cold[0]:7.2f} s{said(cold[0], 0)} (exit {cold[1]}); "
+          f"warm {warm[0]:7.2f} s{said(warm[0], 1)} (exit {warm[1]})")
 
 
 def available(frameworks: list[str]) -> list[str]:
@@ -191,7 +190,7 @@ def report(name: str, startup: float, runs: list[dict[str, Any]], cli: tuple[flo
     total = sum(r["run"] for r in runs)
     suite = sum(r["statistics"] + r["engine"] for r in runs)
     print(f"\n{name}: startup (imports, adapter) {startup:.2f} s; all targets after imports {total:.2f} s; "
-          f"suite share {100 * suite / total:.1f}% ({verdict(100 * suite / total, 100 * SUITE_SHARE_TARGET)} %)")
+          f"suite share {100 * suite / total:.1f}% ({verdict(100 * suite / total, 100 * SUITE_SHARE_TARGET, '%')})")
     for r in runs:
         graphs = "" if r["graphs"] is None else f"; {r['graphs']} graphs compiled"
         print(f"  {r['label']}: {r['cases']} cases {r['statuses']}{graphs}")
