@@ -116,6 +116,7 @@ def _gpu_backend() -> str | None:
 class MLXAdapter(Adapter):
     name = "mlx"
     layout = "channels_last"
+    seeding_paths = ("global",)  # no seed or generator argument on its dropout
 
     def version(self) -> str:
         return mx.__version__

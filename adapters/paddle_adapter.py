@@ -117,6 +117,8 @@ class PaddleSession(AdapterSession):
 
 
 class PaddleAdapter(Adapter):
+    seeding_paths = ("global",)  # no seed argument on its dropout
+
     def __init__(self, variant: Variant):
         self.variant = variant
         self.name = variant.name

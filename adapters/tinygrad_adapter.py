@@ -112,6 +112,7 @@ class TinygradSession(AdapterSession):
 class TinygradAdapter(Adapter):
     name = "tinygrad"
     layout = "channels_first"
+    seeding_paths = ("global",)  # no seed or generator argument on its dropout
 
     def version(self) -> str:
         return dist_version("tinygrad")

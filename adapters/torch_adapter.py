@@ -119,6 +119,7 @@ class TorchSession(AdapterSession):
 class TorchAdapter(Adapter):
     name = "torch"
     layout = "channels_first"
+    seeding_paths = ("global",)  # no seed or generator argument on its dropout
 
     def version(self) -> str:
         return torch.__version__

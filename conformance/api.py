@@ -13,6 +13,9 @@ import numpy as np
 
 OPS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")
 MODES = ("eager", "compiled")
+# Where a call's randomness comes from: a seed or key handed to the op or layer ("explicit"), or the
+# framework's default random state, seeded once per session (torch.manual_seed, mx.random.seed: "global").
+SEEDING_PATHS = ("explicit", "global")
 
 
 class NotOffered(Exception):
@@ -48,6 +51,7 @@ class Call:
     form: str = "module"  # module | functional
     inplace: bool = False
     grad: bool = False  # also return d(sum(y))/dx from the same forward pass
+    seeding: str = "explicit"  # one of the adapter's seeding_paths (the engine never asks for another)
 
 
 @dataclass
@@ -80,6 +84,9 @@ class Adapter(ABC):
     # With expectations_from: also be judged on behaviours the docs leave open (spec contract
     # "informational"), instead of having them recorded for information only.
     strict: bool = False
+    # The seeding paths the framework offers (SEEDING_PATHS), its usual one first: a spec that names
+    # none runs on the first; a path not listed is reported as not offered.
+    seeding_paths: tuple[str, ...] = ("explicit",)
 
     @abstractmethod
     def version(self) -> str: ...

@@ -83,7 +83,7 @@ def decode_array(obj: dict[str, Any]) -> np.ndarray:
 
 def _call_request(call: Call) -> dict[str, Any]:
     return {"op": call.op, "p": call.p, "training": call.training, "form": call.form,
-            "inplace": call.inplace, "grad": call.grad}
+            "inplace": call.inplace, "grad": call.grad, "seeding": call.seeding}
 
 
 # ---------------------------------------------------------------- client: the engine's side
@@ -270,6 +270,10 @@ class ProcessAdapter(Adapter):
     def ops(self) -> tuple[str, ...]:
         return tuple(self.hello()["ops"])
 
+    @property
+    def seeding_paths(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(self.hello().get("seeding_paths", ["explicit"]))
+
     def open(self, device: Device, mode: str, seed: int) -> Session:
         process = self._running()
         answer = self._ask({"op": "open", "device": device.label, "mode": mode, "seed": seed}, process)
@@ -285,7 +289,8 @@ def _answer_call(sessions: dict[int, Session], request: dict[str, Any]) -> dict[
     c = request["call"]
     call = Call(op=c["op"], x=decode_array(request["x"]).copy(), p=float(c["p"]),
                 training=bool(c.get("training", True)), form=c.get("form", "module"),
-                inplace=bool(c.get("inplace", False)), grad=bool(c.get("grad", False)))
+                inplace=bool(c.get("inplace", False)), grad=bool(c.get("grad", False)),
+                seeding=str(c.get("seeding", "explicit")))
     out = session.call(call)
     return {"y": encode_array(np.asarray(out.y)), "dtype": out.dtype, "same_object": out.same_object,
             "input_modified": out.input_modified,
@@ -298,6 +303,7 @@ def _answer(adapter: Adapter, sessions: dict[int, Session], request: dict[str, A
     if op == "hello":
         return {"protocol": PROTOCOL_VERSION, "name": adapter.name, "version": adapter.version(),
                 "layout": adapter.layout, "ops": list(adapter.ops()), "modes": list(adapter.modes()),
+                "seeding_paths": list(adapter.seeding_paths),
                 "devices": [{"kind": d.kind, "name": d.name, "backend": d.backend, "driver": d.driver,
                              "index": d.index} for d in adapter.devices()]}
     if op == "open":

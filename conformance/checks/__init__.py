@@ -69,7 +69,8 @@ class SessionHandle:
         shape is not the input's raises OutputShapeMismatch: no element-wise claim can be read from it."""
         layout = "channels_first" if native else self.ctx.adapter.layout
         call = Call(op=self.ctx.op, x=to_native(x, layout, channel_axis), p=p, training=training,
-                    form=self.ctx.params.get("form", "module"), inplace=inplace, grad=grad)
+                    form=self.ctx.params.get("form", "module"), inplace=inplace, grad=grad,
+                    seeding=self.ctx.seeding_path())
         try:
             out: Output = self.session.call(call)
         except (NotOffered, AdapterError):
@@ -104,6 +105,14 @@ class CheckContext:
     op: str
     params: dict[str, Any]
     seed: int
+
+    def seeding_path(self) -> str:
+        """The case's seeding path, or the adapter's usual one; NotOffered for a path it lacks."""
+        paths = self.adapter.seeding_paths
+        wanted = self.params.get("seeding") or paths[0]
+        if wanted not in paths:
+            raise NotOffered(f"no {wanted} seeding path (this adapter seeds: {', '.join(paths)})")
+        return wanted
 
     def session_with_seed(self, seed: int) -> SessionHandle:
         """A session on exactly this seed (the seeding checks compare raw neighbouring seeds)."""

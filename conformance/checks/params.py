@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..api import SEEDING_PATHS
 from ..arrays import FLOAT_DTYPES, INT_DTYPES
 
 FloatDtype = Literal[FLOAT_DTYPES]  # type: ignore[valid-type]
@@ -30,6 +31,7 @@ class CheckParams(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     form: Literal["module", "functional"] = "module"
+    seeding: Literal[SEEDING_PATHS] | None = None  # type: ignore[valid-type]  # None: the adapter's usual path
 
 
 class ShapedParams(CheckParams):
