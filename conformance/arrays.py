@@ -29,6 +29,11 @@ def dtype_info(name: str) -> DtypeInfo:
     return DtypeInfo(name, dt, eps)
 
 
+def finfo(name: str):
+    """np.finfo of a float dtype, bfloat16 included (ml_dtypes.finfo)."""
+    return ml_dtypes.finfo(ml_dtypes.bfloat16) if name == "bfloat16" else np.finfo(np.dtype(name))
+
+
 def dtype_name(arr: np.ndarray) -> str:
     return "bfloat16" if arr.dtype == ml_dtypes.bfloat16 else arr.dtype.name
 

@@ -84,8 +84,9 @@ def lint_matches(files: list[tuple[Path, ExpectationFile]], specs: list[Spec]) -
 
 
 def _spec_files(specs_dir: Path) -> dict[str, str]:
-    from .spec import load_file, spec_files
-    return {s.id: display_path(p) for p in spec_files(specs_dir) for s in load_file(p)[0]}
+    from .spec import load_axes, load_file, spec_files
+    axes = load_axes(specs_dir)[0]
+    return {s.id: display_path(p) for p in spec_files(specs_dir) for s in load_file(p, axes)[0]}
 
 
 def lint(specs_dir: Path = SPECS_DIR, expectations_dir: Path = EXPECTATIONS_DIR,

@@ -19,7 +19,7 @@ from .expectations import ExpectationBook, ExpectationFileError
 from .record import Result, Status
 from .runner import Case, Target, case_record, expand, run_case
 from .seeding import run_salt
-from .spec import SPECS_DIR, SpecError, load_all, load_file, matches_pattern
+from .spec import AXES_FILE, SPECS_DIR, SpecError, load_all, load_axes, load_file, matches_pattern
 from .targets import Unavailable, UsageError, load_adapter, targets_for
 
 RESULT_KEY = "conformance_result"
@@ -140,7 +140,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 class SpecFile(pytest.File):
     def collect(self):
         st = self.config.stash[state_key]
-        specs, errors = load_file(self.path)
+        axes, axes_errors = load_axes(st.specs_dir)
+        # The axes file is collected like a spec file but holds axes: its own errors are reported there
+        specs, errors = ([], axes_errors) if self.path.name == AXES_FILE else load_file(self.path, axes)
         for err in errors:
             yield SpecErrorItem.from_parent(self, name=f"{err.spec_id}::{err.field}", error=err)
         for spec in specs:

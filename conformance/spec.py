@@ -12,10 +12,11 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .yamlio import describe_yaml_error, load_yaml
@@ -23,10 +24,11 @@ from .yamlio import describe_yaml_error, load_yaml
 BEHAVIORS = (
     "channel-granularity", "scaling", "eval-identity", "input-rank", "layout", "drop-rate",
     "independence", "p-validation", "p-edges", "non-finite", "dtype", "gradient", "seeding",
-    "inplace", "shape", "rate-homogeneity",
+    "inplace", "shape", "rate-homogeneity", "input-values", "unbiasedness",
 )
 Behavior = Literal[BEHAVIORS]  # type: ignore[valid-type]
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
+AXES_FILE = "sweep-axes.yaml"  # in a specs directory: the sweep's named axes, not a spec
 MAX_CASES_PER_SPEC = 4096  # a grid past this is a mistake (the largest spec has 64 cases)
 
 
@@ -49,6 +51,10 @@ class Spec(_Strict):
     check: str
     params: dict[str, Any] = Field(default_factory=dict)  # fixed parameters for every case
     grid: dict[str, list[Any]] = Field(default_factory=dict)  # cartesian product
+    # Named axes of the sweep (AXES_FILE), each crossed like a grid axis: `[dtype, form]` sweeps the
+    # parameters of those names, `[{p: p_edge}]` the parameter p over the axis p_edge. The values are
+    # written once for every spec that sweeps them; a grid axis of the same parameter narrows one.
+    sweep: dict[str, str] = Field(default_factory=dict)
     cases: list[dict[str, Any]] = Field(default_factory=lambda: [{}])  # explicit cases, x grid
     # "informational": the frameworks' docs leave this open, so an adapter held to another's
     # expectations (a third-party function_adapter) is recorded, not judged, here.
@@ -60,6 +66,37 @@ class Spec(_Strict):
         from .checks import CHECKS
         if v not in CHECKS:
             raise ValueError(f"unknown check {v!r}; known: {', '.join(sorted(CHECKS))}")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sweep_into_grid(cls, data: Any, info: ValidationInfo) -> Any:
+        """`sweep` read as {parameter: axis} (a list item is a name, or a one-key mapping), and each known
+        axis's values joined to the grid before the grid's own axes. Anything malformed is left for the
+        fields' validators to name."""
+        if not isinstance(data, dict) or not isinstance(data.get("sweep"), (list, dict)):
+            return data
+        sweep = data["sweep"]
+        if isinstance(sweep, list):
+            items = [{item: item} if isinstance(item, str) else item for item in sweep]
+            if not all(isinstance(item, dict) and len(item) == 1 for item in items):
+                return data
+            sweep = {k: v for item in items for k, v in item.items()}
+        axes, grid = (info.context or {}).get("axes", {}), data.get("grid") or {}
+        if not isinstance(grid, dict):
+            return {**data, "sweep": sweep}
+        swept = {param: list(axes[axis]) for param, axis in sweep.items()
+                 if isinstance(axis, str) and axis in axes and param not in grid}
+        return {**data, "sweep": sweep, "grid": {**swept, **grid}}
+
+    @field_validator("sweep")
+    @classmethod
+    def _known_axes(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        axes = (info.context or {}).get("axes", {})
+        unknown = sorted(axis for axis in v.values() if axis not in axes)
+        if unknown:
+            known = ", ".join(sorted(axes)) or f"none: no {AXES_FILE} beside the specs"
+            raise ValueError(f"unknown axes {unknown}; known: {known}")
         return v
 
     @field_validator("grid")
@@ -172,8 +209,9 @@ def _field_path(loc: tuple) -> str:
     return ".".join(str(part) for part in loc) or "<root>"
 
 
-def parse_specs(text: str, file: str) -> tuple[list[Spec], list[SpecError]]:
-    """Parse one spec file's text. Never raises for bad content: errors are returned."""
+def parse_specs(text: str, file: str, axes: dict[str, list[Any]] | None = None) -> tuple[list[Spec], list[SpecError]]:
+    """Parse one spec file's text; `axes` are the named axes a spec may sweep. Never raises for bad
+    content: errors are returned."""
     try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:
@@ -194,7 +232,7 @@ def parse_specs(text: str, file: str) -> tuple[list[Spec], list[SpecError]]:
         raw_id = item.get("id")
         spec_id = raw_id if isinstance(raw_id, str) and raw_id.strip() else f"#{index}"  # '' names nothing
         try:
-            specs.append(Spec.model_validate(item))
+            specs.append(Spec.model_validate(item, context={"axes": axes or {}}))
         except ValidationError as exc:
             errors += [SpecError(file, spec_id, _field_path(e["loc"]), e["msg"]) for e in exc.errors()]
         except Exception as exc:  # noqa: BLE001 - a validator hit something unexpected
@@ -202,22 +240,59 @@ def parse_specs(text: str, file: str) -> tuple[list[Spec], list[SpecError]]:
     return specs, errors
 
 
-def load_file(path: Path) -> tuple[list[Spec], list[SpecError]]:
+def _read(path: Path) -> tuple[str | None, SpecError | None]:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8"), None
     except (OSError, UnicodeDecodeError) as exc:
-        return [], [SpecError(str(path), "?", "<file>", f"cannot read: {exc}")]
-    return parse_specs(text, str(path))
+        return None, SpecError(str(path), "?", "<file>", f"cannot read: {exc}")
+
+
+def load_file(path: Path, axes: dict[str, list[Any]] | None = None) -> tuple[list[Spec], list[SpecError]]:
+    text, error = _read(path)
+    return ([], [error]) if error else parse_specs(text, str(path), axes)
+
+
+class SweepAxes(_Strict):
+    """AXES_FILE: `axes: {name: [values]}`, each axis non-empty and without repeats."""
+
+    axes: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], list[Any]]
+
+    @field_validator("axes")
+    @classmethod
+    def _distinct_values(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for name, values in v.items():
+            if not values or len({repr(x) for x in values}) != len(values):
+                raise ValueError(f"axis {name!r} must list distinct values, at least one")
+        return v
+
+
+@functools.lru_cache(maxsize=8)
+def load_axes(root: Path = SPECS_DIR) -> tuple[dict[str, list[Any]], list[SpecError]]:
+    """The named sweep axes of a specs directory ({} when it has no AXES_FILE); read once per process,
+    since every spec file of the directory needs them."""
+    path = root / AXES_FILE
+    if not path.exists():
+        return {}, []
+    text, error = _read(path)
+    if error:
+        return {}, [error]
+    try:
+        return SweepAxes.model_validate(load_yaml(text)).axes, []
+    except yaml.YAMLError as exc:
+        return {}, [SpecError(str(path), "-", "<yaml>", describe_yaml_error(exc))]
+    except ValidationError as exc:
+        return {}, [SpecError(str(path), "-", _field_path(e["loc"]), e["msg"]) for e in exc.errors()]
 
 
 def spec_files(root: Path = SPECS_DIR) -> list[Path]:
-    return sorted(p for p in root.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+    return sorted(p for p in root.rglob("*.y*ml") if p.suffix in (".yaml", ".yml") and p.name != AXES_FILE)
 
 
 def load_all(root: Path = SPECS_DIR) -> tuple[list[Spec], list[SpecError]]:
-    specs, errors, seen = [], [], {}
+    axes, errors = load_axes(root)
+    specs, seen = [], {}
     for path in spec_files(root):
-        found, bad = load_file(path)
+        found, bad = load_file(path, axes)
         errors += bad
         for spec in found:
             if spec.id in seen:

@@ -161,4 +161,4 @@ def output_dtype_matches(obs: Observation, x: np.ndarray) -> bool:
     return obs.dtype == dtype_name(x)
 
 
-from . import alpha, masks, values  # noqa: E402,F401  (registration)
+from . import alpha, masks, sweep, values  # noqa: E402,F401  (registration)

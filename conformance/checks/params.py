@@ -107,3 +107,39 @@ class CollisionParams(CheckParams):
 
 class AlphaMaskAxesParams(OptionalRateParams):
     claim_axes: Axes
+
+
+SpecialValues = Literal["finite", "nan", "inf", "neg_inf", "neg_zero", "subnormal", "near_max"]
+
+
+# The drop-rate error a test is sized to catch, as a multiple of stats.rate_delta(p) (power 0.999 at ALPHA).
+DeltaFactor = Annotated[float, Field(ge=1.0, le=100.0)]
+
+
+class InputValuesParams(CheckParams):
+    """One call on a constant input of a kind of value, at any p in [0, 1]."""
+
+    p: EdgeRate
+    dtype: FloatDtype = "float32"
+    values: SpecialValues = "finite"
+    # Also size the call for the rate test (one position per channel): None, just enough units to see both outcomes.
+    delta_factor: DeltaFactor | None = None
+
+
+class UnbiasednessParams(CheckParams):
+    p: Annotated[float, Field(gt=0.0, lt=1.0)]
+    dtype: FloatDtype = "float32"
+    delta_factor: DeltaFactor = 1.0
+
+
+class RankParams(CheckParams):
+    """The op at input rank `rank`: its batched rank, its unbatched one (rank - 1), or any other."""
+
+    rank: Annotated[int, Field(ge=1, le=6)]
+    p: Rate = 0.5
+
+
+class EdgeGradientParams(CheckParams):
+    p: Literal[0.0, 1.0]
+    dtype: FloatDtype = "float32"
+    values: SpecialValues = "finite"
