@@ -6,7 +6,8 @@ and source, so reports never open YAML specs nor import a framework.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import math
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -59,6 +60,7 @@ class Case:
     record: Result
     column: Column
     anchor: str = ""
+    axes: dict[str, str] = field(default_factory=dict)  # axis name -> value key (see case_axes)
 
     @property
     def status(self) -> Status:
@@ -114,6 +116,7 @@ class Report:
     columns: list[Column]
     groups: list[tuple[str, list[Row]]]
     totals: dict[Status, int]
+    axes: list[Axis] = field(default_factory=list)  # the case filters this report offers
 
     @property
     def rows(self) -> list[Row]:
@@ -235,13 +238,14 @@ def build(docs: list[tuple[str, dict[str, Any]]]) -> Report:
             row = _row_for(r.spec or r.id, catalog, rows, r)
             col = lookup[(i, _record_key(r))]
             cell = row.cells.setdefault(col.id, Cell("", row, col))
-            cell.cases.append(Case(r, col))
+            cell.cases.append(Case(r, col, axes=case_axes(r)))
     _number(rows.values(), columns)
     for col in columns:
         col.totals = _tally(c.status for row in rows.values() for c in row.cells.get(col.id, Cell("", row, col)).cases)
     groups = _groups(rows.values())
     runs = [Run(i, path, doc["run"]) for i, (path, doc) in enumerate(docs)]
-    return Report(runs, columns, groups, _tally(c.status for row in rows.values() for c in row.cases()))
+    cases = [c for row in rows.values() for c in row.cases()]
+    return Report(runs, columns, groups, _tally(c.status for c in cases), offered_axes(cases))
 
 
 def _results(path: str, doc: dict[str, Any]) -> list[Result]:
@@ -276,6 +280,108 @@ def _groups(rows: Iterable[Row]) -> list[tuple[str, list[Row]]]:
         return (behavior == RUN_GROUP, not bad, behavior)
 
     return sorted(((b, sorted(m, key=lambda r: r.spec)) for b, m in grouped.items()), key=rank)
+
+
+# ------------------------------------------------------------ case axes (the coverage sweep's grid)
+
+NA = "n/a"  # the key of a case that lacks an axis: no shape, no p, or a run-level record
+
+
+@dataclass(frozen=True)
+class AxisValue:
+    key: str  # what the case's data attribute and the URL hash hold
+    label: str  # what the filter chip shows
+    count: int  # cases with this value, over the whole report
+
+
+@dataclass(frozen=True)
+class Axis:
+    name: str
+    label: str
+    values: list[AxisValue]
+
+
+# (name, label, offered even with a single value). The sweep's main axes are always shown so the
+# reader sees what was covered; the others only when there is something to choose between. The
+# target's mode is not here: it is a column, filtered by the Mode select.
+AXES = (("op", "Op", False), ("dtype", "Dtype", True), ("rank", "Rank", True), ("p", "p", True),
+        ("form", "Form", False), ("seeding", "Seeding", False), ("values", "Input values", False))
+# Known values in the order a reader expects; values not listed follow, alphabetically.
+KNOWN_ORDER = {
+    "dtype": ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "bool"),
+    "form": ("module", "functional"),
+    "seeding": ("explicit", "global"),
+    "values": ("finite", "nan", "inf", "neg_zero", "subnormal", "near_max"),
+}
+NUMERIC_AXES = frozenset({"rank", "p"})
+
+
+def rank_of(params: dict[str, Any]) -> int | None:
+    """The input's rank: params' own 'rank', else the length of its 'shape', else unknown."""
+    if isinstance(params.get("rank"), int) and not isinstance(params.get("rank"), bool):
+        return params["rank"]
+    shape = params.get("shape")
+    return len(shape) if isinstance(shape, (list, tuple)) else None
+
+
+def p_key(value: Any) -> str:
+    """One key per probability: 1 and 1.0 are the same p, and the key keeps every digit."""
+    if value is None:
+        return NA
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(float(value))
+    return str(value)
+
+
+def case_axes(record: Result) -> dict[str, str]:
+    """The sweep coordinates of one case, as strings; defaults as the engine applies them."""
+    if not record.op:  # a run-level record (unavailable target, malformed spec) ran no dropout
+        return {name: NA for name, _, _ in AXES}
+    params = record.params or {}
+    rank = rank_of(params)
+    return {"op": record.op, "dtype": str(params.get("dtype") or "float32"),
+            "rank": NA if rank is None else str(rank), "p": p_key(params.get("p")),
+            "form": str(params.get("form") or "module"),
+            "seeding": str(params.get("seeding") or NA), "values": str(params.get("values") or NA)}
+
+
+def _value_order(axis: str, key: str) -> tuple:
+    """Sort key: known or numeric values first in their natural order, then the rest, n/a last."""
+    if key == NA:
+        return (2, 0.0, key)
+    if axis in NUMERIC_AXES:
+        try:
+            number = float(key)
+        except ValueError:
+            return (1, 0.0, key)
+        return (1, 0.0, key) if math.isnan(number) else (0, number, key)
+    known = KNOWN_ORDER.get(axis, ())
+    return (0, float(known.index(key)), key) if key in known else (1, 0.0, key)
+
+
+def _value_label(axis: str, key: str) -> str:
+    if axis == "p" and key != NA:
+        try:
+            return f"{float(key):.6g}"  # 0.0009765625 -> 0.000976562; the chip's title has every digit
+        except ValueError:
+            return key
+    return key
+
+
+def offered_axes(cases: Iterable[Case]) -> list[Axis]:
+    """The case filters worth showing: only values that occur, with how many cases have each."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for case in cases:
+        for name, key in case.axes.items():
+            counts[name][key] += 1
+    offered = []
+    for name, label, always in AXES:
+        keys = sorted(counts[name], key=lambda k: _value_order(name, k))
+        known = [k for k in keys if k != NA]
+        if (always and known) or len(keys) > 1:
+            values = [AxisValue(k, _value_label(name, k), counts[name][k]) for k in keys]
+            offered.append(Axis(name, label, values))
+    return offered
 
 
 # ------------------------------------------------------------ per-framework verdicts

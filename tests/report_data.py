@@ -55,3 +55,68 @@ def mlx_doc() -> dict[str, Any]:
         record("dropout2d-scaling", "mlx", "pass", p=0.9),
         record("dropout2d-non-finite", "mlx", "pass", message="dropped channels became zero"),
     ], salt="s2")
+
+
+# ------------------------------------------------------------ a coverage-sweep run (issue 13)
+# One framework in two modes over dtype x rank x p, plus a non-finite-values spec, with statuses
+# chosen so that each axis filter changes the counts in a known way:
+#   dropout-sweep-scaling: 4 dtypes x 3 ranks x 3 p x 2 modes = 72 cases;
+#     eager fails for float16 at p=0.9 (3 cases), compiled errors for bfloat16 at rank 1 (3 cases)
+#     and skips float64 (9 cases); the rest pass. float32 is the default: its params carry no dtype.
+#   dropout2d-non-finite: eager, rank 4, p=0.5, values nan/inf/neg_zero x dtype float16/default = 6
+#     cases; nan is an expected divergence.
+SWEEP_SPEC = {"title": "Kept values are scaled by 1/(1-p) over the sweep grid", "behavior": "scaling",
+              "ops": ["dropout"], "claim": "outputs are scaled by a factor of 1/(1-p)",
+              "sources": [{"name": "PyTorch nn.Dropout", "url": "https://pytorch.org/docs/stable/generated/torch.nn.Dropout.html"}]}
+SWEEP_DTYPES = ("float16", "bfloat16", None, "float64")  # None: no dtype key, i.e. float32
+SWEEP_SHAPES = ([4096], [16, 16, 16], [8, 8, 8, 8])  # ranks 1, 3, 4
+SWEEP_PS = (0.0009765625, 0.5, 0.9)
+SWEEP_VALUES = ("nan", "inf", "neg_zero")
+
+
+def sweep_record(spec: str, op: str, mode: str, params: dict[str, Any], status: str,
+                 message: str = "ok") -> dict[str, Any]:
+    """A result entry whose id spells its params, as the engine's ids do."""
+    words = [f"{k}{'x'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in params.items()]
+    test_id = f"{spec}[torch-cpu-{mode}-{'-'.join(words)}]"
+    expected = {"outcome": "diverges", "reason": "PyTorch multiplies by the mask"} \
+        if status == "expected-divergence" else {"outcome": "conforms"}
+    return Result(id=test_id, spec=spec, behavior=(SPECS.get(spec) or SWEEP_SPEC)["behavior"], op=op,
+                  framework="torch", device="cpu", mode=mode, params=params, status=Status(status),
+                  expected=expected, observed={}, message=message, p_value=0.5, n=4096, min_detectable=0.02,
+                  false_alarm=1e-9, seed=7, reproduce=f"python -m conformance run --spec '{test_id}'").to_json()
+
+
+def _scaling_status(mode: str, dtype: str | None, rank: int, p: float) -> str:
+    if mode == "eager":
+        return "fail" if (dtype, p) == ("float16", 0.9) else "pass"
+    if dtype == "float64":
+        return "skipped"
+    return "error" if (dtype, rank) == ("bfloat16", 1) else "pass"
+
+
+def _scaling_params(dtype: str | None, shape: list[int], p: float, mode: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"shape": shape, "p": p}
+    if dtype:
+        params["dtype"] = dtype
+    if p == 0.5:
+        params["form"] = "functional"  # others take the default, module
+    params["seeding"] = "explicit" if mode == "eager" else "global"
+    return params
+
+
+def sweep_doc() -> dict[str, Any]:
+    results = [sweep_record("dropout-sweep-scaling", "dropout", mode, _scaling_params(dtype, shape, p, mode),
+                            _scaling_status(mode, dtype, len(shape), p))
+               for mode in ("eager", "compiled") for dtype in SWEEP_DTYPES for shape in SWEEP_SHAPES
+               for p in SWEEP_PS]
+    for values in SWEEP_VALUES:
+        for dtype in ("float16", None):
+            params = {"shape": [2, 4, 3, 3], "p": 0.5, "values": values} | ({"dtype": dtype} if dtype else {})
+            results.append(sweep_record("dropout2d-non-finite", "dropout2d", "eager", params,
+                                        "expected-divergence" if values == "nan" else "pass"))
+    doc = document("torch", "2.13.0", results, salt="sweep")
+    compiled = dict(doc["run"]["targets"][0], mode="compiled")
+    doc["run"]["targets"].append(compiled)
+    doc["specs"]["dropout-sweep-scaling"] = copy.deepcopy(SWEEP_SPEC)
+    return doc

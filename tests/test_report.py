@@ -12,7 +12,7 @@ import pytest
 from conformance.record import Result, Status
 from reports import diff, junit, model
 from reports.html import render, write_report
-from tests.report_data import document, mlx_doc, record, torch_doc
+from tests.report_data import document, mlx_doc, record, sweep_doc, torch_doc
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -188,3 +188,71 @@ def test_a_crashed_case_shows_its_incident(tmp_path):
     text = html.read_text()
     assert "crash · SIGSEGV" in text and "Fatal Python error: Segmentation fault" in text
     assert "line 3 in &lt;f&gt;" in text  # escaped like every other text
+
+
+# ------------------------------------------------------------ case axes (coverage sweep filters)
+
+def _case(params: dict, op: str | None = "dropout") -> Result:
+    return Result(id="x[torch-cpu-eager]", status=Status.PASS, op=op, params=params, mode="eager")
+
+
+def test_case_axes_take_rank_from_the_shape_and_the_engine_s_defaults():
+    axes = model.case_axes(_case({"shape": [64, 64, 2, 2], "p": 0.5}))
+    assert axes == {"op": "dropout", "dtype": "float32", "rank": "4", "p": "0.5", "form": "module",
+                    "seeding": model.NA, "values": model.NA}
+    full = {"shape": [64, 64, 2, 2], "p": 0.5, "dtype": "float16", "form": "functional", "seeding": "global",
+            "values": "subnormal", "rank": 3}
+    assert model.case_axes(_case(full)) == {"op": "dropout", "dtype": "float16", "rank": "3", "p": "0.5",
+                                            "form": "functional", "seeding": "global", "values": "subnormal"}
+
+
+def test_rank_is_the_param_then_the_shape_then_unknown():
+    assert model.rank_of({"rank": 2, "shape": [4, 4, 4]}) == 2
+    assert model.rank_of({"shape": [4096]}) == 1 and model.rank_of({"shape": []}) == 0
+    assert model.rank_of({"p": 0.5}) is None and model.rank_of({"shape": "4x4"}) is None
+    assert model.case_axes(_case({"p": 0.5}))["rank"] == model.NA
+
+
+def test_p_keys_merge_int_and_float_and_keep_every_digit():
+    assert model.p_key(1) == model.p_key(1.0) == "1.0"
+    assert model.p_key(0.0009765625) == "0.0009765625" and model.p_key(None) == model.NA
+    assert model.case_axes(_case({"shape": [2]}))["p"] == model.NA
+
+
+def test_a_run_level_record_has_no_axes():
+    """An unavailable target's or a malformed spec's record ran no dropout: no float32 default."""
+    assert set(model.case_axes(_case({}, op=None)).values()) == {model.NA}
+
+
+def test_offered_axes_list_only_values_that_occur_in_reading_order_with_counts():
+    report = model.build([("sweep", sweep_doc())])
+    axes = {a.name: [(v.key, v.count) for v in a.values] for a in report.axes}
+    assert list(axes) == ["op", "dtype", "rank", "p", "form", "seeding", "values"]
+    assert axes["dtype"] == [("float16", 21), ("bfloat16", 18), ("float32", 21), ("float64", 18)]
+    assert axes["rank"] == [("1", 24), ("3", 24), ("4", 30)]
+    assert axes["p"] == [("0.0009765625", 24), ("0.5", 30), ("0.9", 24)]
+    assert axes["values"][-1] == (model.NA, 72)  # the scaling cases give no input values: n/a, last
+    p_labels = [v.label for v in report.axes[3].values]
+    assert p_labels == ["0.000976562", "0.5", "0.9"]
+
+
+def test_a_secondary_axis_with_one_value_is_not_offered_but_dtype_rank_and_p_are():
+    report = model.build([("torch", torch_doc())])  # one op, no shapes, default dtype and form
+    assert [(a.name, [v.key for v in a.values]) for a in report.axes] == [
+        ("dtype", ["float32"]), ("p", ["0.5", "0.9"])]
+
+
+def test_numeric_axes_sort_numerically_and_odd_values_after():
+    cases = [model.Case(_case({"p": p}), None, axes=model.case_axes(_case({"p": p})))  # type: ignore[arg-type]
+             for p in (0.9, -0.1, "auto", 1, 0.25)]
+    (p_axis,) = [a for a in model.offered_axes(cases) if a.name == "p"]
+    assert [v.key for v in p_axis.values] == ["-0.1", "0.25", "0.9", "1.0", "auto"]
+
+
+def test_cases_carry_their_axes_into_the_page_escaped():
+    doc = sweep_doc()
+    doc["results"][0]["params"]["dtype"] = '"><b>x'
+    html = render(model.build([("sweep", doc)]))
+    assert 'data-a-dtype="&#34;&gt;&lt;b&gt;x"' in html and '"><b>x' not in html
+    assert html.count('data-a-rank="') == 78 and html.count('<fieldset class="axis"') == 7
+    assert 'id="f-axis-dtype"' in html and '<input type="checkbox" value="0.0009765625">' in html
