@@ -13,10 +13,10 @@ import numpy as np
 
 OPS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")
 MODES = ("eager", "compiled")
-# Each op's batched input rank, the one every framework reads alike: (N, C) for element-wise dropout,
-# (N, C, *spatial) with one spatial axis per "Nd" for channel dropout (feature alpha dropout: 2D images).
+# Each op's batched input rank, as PyTorch documents it: (N, C) for element-wise dropout, (N, C, *spatial)
+# with one spatial axis per "Nd" for channel dropout; FeatureAlphaDropout's page gives (N, C, D, H, W).
 BATCHED_RANK = {"dropout": 2, "dropout1d": 3, "dropout2d": 4, "dropout3d": 5, "alpha_dropout": 2,
-                "feature_alpha_dropout": 4}
+                "feature_alpha_dropout": 5}
 CHANNEL_OPS = ("dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout")  # one decision per (N, C)
 # Where a call's randomness comes from: a seed or key handed to the op or layer ("explicit"), or the
 # framework's default random state, seeded once per session (torch.manual_seed, mx.random.seed: "global").

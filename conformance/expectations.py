@@ -9,7 +9,7 @@ states one finding once (outcome, reason, issue link, what is observed) and wher
     inherits: [reference]            # files whose entries apply after this file's own
     expectations:
       - spec: dropout2d-non-finite   # spec id or glob
-        when: {op: [dropout2d], mode: [compiled], params: {dtype: float16}}
+        when: {op: [dropout2d], mode: [compiled], params: {dtype: float16, p: [0.1, 0.9]}}
         outcome: diverges
         reason: our kernel multiplies by the mask, so 0 * NaN stays NaN
         issue: https://github.com/me/mydrop/issues/1
@@ -58,7 +58,8 @@ class When(_Strict):
     device: list[str] | None = None  # device labels or kinds, e.g. [cuda]
     mode: list[Literal["eager", "compiled"]] | None = None
     version: str | None = None  # PEP 440 specifier, e.g. ">=2.13"
-    params: dict[str, Any] | None = None  # subset of the case parameters
+    # subset of the case parameters; a list given for a scalar parameter matches any value it holds
+    params: dict[str, Any] | None = None
 
     @field_validator("op")
     @classmethod
@@ -82,12 +83,17 @@ class When(_Strict):
     def could_match(self, op: str, params: dict[str, Any]) -> bool:
         """Whether the case's op and params fit: some device, mode and version then match (for lint)."""
         return (self.op is None or op in self.op) and \
-            all(params.get(k) == v for k, v in (self.params or {}).items())
+            all(_param_matches(params.get(k), v) for k, v in (self.params or {}).items())
 
     def matches(self, op: str, params: dict[str, Any], device: str, mode: str, version: str) -> bool:
         return self.could_match(op, params) and (self.device is None or device in self.device) and \
             (self.mode is None or mode in self.mode) and \
             (self.version is None or _version_in(version, self.version))
+
+
+def _param_matches(actual: Any, wanted: Any) -> bool:
+    """Equal, or one of a list of wanted values when the parameter itself is not a list (a shape is)."""
+    return actual == wanted or (isinstance(wanted, list) and not isinstance(actual, list) and actual in wanted)
 
 
 def _version_in(version: str, specifier: str) -> bool:

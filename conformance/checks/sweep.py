@@ -8,7 +8,6 @@ dtype's maximum), and as cheap as a single call of `units` decisions.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from decimal import Decimal
 from typing import Any
@@ -19,6 +18,7 @@ from .. import exact, stats
 from ..api import BATCHED_RANK, CHANNEL_OPS
 from ..arrays import cast, dtype_info, finfo, widen
 from . import CheckContext, Verdict, check
+from .masks import varying_axes
 from .params import EdgeGradientParams, InputValuesParams, RankParams, UnbiasednessParams
 
 ALPHA_OPS = ("alpha_dropout", "feature_alpha_dropout")
@@ -289,7 +289,26 @@ def _rank_false_alarm(params: dict[str, Any]) -> float:
 def rank_contract(ctx: CheckContext) -> Verdict:
     """At each input rank the mask varies along the axes the op's documented input shapes give (element-wise:
     all; channel ops: N and C batched, C unbatched), and any other rank is rejected with an error."""
-    from .masks import mask_axes
+    p = ctx.params.get("p", 0.5)
     shape, channel_axis, claim = rank_claim(ctx.op, ctx.params["rank"])
-    params = {**ctx.params, "shape": shape, "channel_axis": channel_axis, "claim_axes": claim}
-    return mask_axes(dataclasses.replace(ctx, params=params))
+    obs = ctx.session().run(np.ones(shape, dtype="float32"), p, channel_axis=channel_axis, any_shape=True)
+    if obs.error:
+        return Verdict(claim is None, obs.describe_error(), f"raised {obs.error}: {obs.error_message}",
+                       warnings=obs.warnings)
+    if tuple(obs.y.shape) != tuple(shape):
+        return Verdict(False, {"shape": list(obs.y.shape)}, f"output shape {list(obs.y.shape)} for input {shape}")
+    axes = varying_axes(kept_mask(ctx.op, obs.y, p))
+    observed = {"varies_along": axes, "warned": bool(obs.warnings)}
+    if claim is None:
+        return Verdict(False, observed, f"accepted a {len(shape)}D input (mask varies along axes {axes}); "
+                       "the claim is that this rank is rejected", warnings=obs.warnings)
+    return Verdict(axes == claim, observed, f"mask varies along axes {axes}, claim: {claim}", warnings=obs.warnings)
+
+
+def kept_mask(op: str, y: np.ndarray, p: float) -> np.ndarray:
+    """Kept units of the output for an input of 1s: nonzero, or for alpha dropout above the midpoint between
+    its kept value a + b and its dropped value a alpha' + b (1 > alpha', and a > 0)."""
+    if op not in ALPHA_OPS:
+        return widen(y) != 0
+    a, b, dropped, _ = affine(op, p)
+    return widen(y) > (float(a) + float(b) + dropped) / 2
