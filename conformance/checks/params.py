@@ -124,6 +124,9 @@ class InputValuesParams(CheckParams):
     values: SpecialValues = "finite"
     # Also size the call for the rate test (one position per channel): None, just enough units to see both outcomes.
     delta_factor: DeltaFactor | None = None
+    # Judge the drop rate alone: a unit is dropped when it holds the dropped value, and kept values are
+    # left to the checks about them (a drop-rate spec then fails for a wrong rate only).
+    rate_only: bool = False
 
 
 class UnbiasednessParams(CheckParams):

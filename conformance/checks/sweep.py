@@ -149,8 +149,11 @@ def input_values(ctx: CheckContext) -> Verdict:
         return Verdict.unexpected_error(obs, "dropout")
     a, b, _, budget = affine(ctx.op, p)
     units = by_unit(ctx.op, obs.y)
-    kept = kept_like(units, x_value, a, b, dtype, budget).all(axis=1) if p < 1 else np.zeros(len(units), bool)
     dropped = dropped_like(ctx.op, units, p, dtype)
+    if prm.get("rate_only"):
+        kept = ~dropped
+    else:
+        kept = kept_like(units, x_value, a, b, dtype, budget).all(axis=1) if p < 1 else np.zeros(len(units), bool)
     n, k = int(kept.size), int((~kept).sum())
     p_value = stats.binom_p_value(k, n, p)
     if k:
