@@ -282,10 +282,12 @@ def rank_claim(op: str, rank: int) -> tuple[list[int], int, list[int] | None]:
 
 
 def _rank_false_alarm(params: dict[str, Any]) -> float:
-    # the largest over ops: every claim above has a varying axis with >= 32 lines of >= 2 decisions,
-    # or a line of >= 64 decisions; (p^2 + (1-p)^2)^32 at p = 0.5 is 2^-32 per axis, 6 axes at most
-    p = params.get("p", 0.5)
-    return 6 * max((p ** 2 + (1 - p) ** 2) ** 32, 2 * max(p, 1 - p) ** 64)
+    """mask-axes' bound for the claim at this rank, the largest over the ops (a case's params lack its op)."""
+    from .masks import _axes_false_alarm
+    rank, p = params["rank"], params.get("p", 0.5)
+    bounds = [_axes_false_alarm({"shape": shape, "claim_axes": claim, "p": p})
+              for shape, _, claim in (rank_claim(op, rank) for op in BATCHED_RANK)]
+    return max(bounds)
 
 
 @check("rank-contract", RankParams, false_alarm=_rank_false_alarm)
