@@ -104,7 +104,8 @@ class TinygradSession(AdapterSession):
             if not call.grad:
                 return y.realize(), None
             y.sum().backward()
-            Tensor.realize(y, x.grad)
+            # x.grad stays None when y does not depend on x (p = 1 returns a constant): no gradient
+            Tensor.realize(y, *([x.grad] if x.grad is not None else []))
             return y, x.grad
         return forward
 

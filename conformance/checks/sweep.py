@@ -166,7 +166,8 @@ def input_values(ctx: CheckContext) -> Verdict:
         dropped_fate = "dropped value" if dropped[0] else ("kept value" if np.isfinite(units[0]).all()
                                                            else label(units[0]))
     consistent = k == 0 or p_value > SWEEP_ALPHA
-    observed = {"in_dropped": dropped_fate if consistent else "kept value wrong",
+    wrong = "drop rate wrong" if prm.get("rate_only") else "kept value wrong"
+    observed = {"in_dropped": dropped_fate if consistent else wrong,
                 "dropped_share": round(k / n, 5)}
     conforms = consistent and dropped_fate in ("dropped value", "none dropped")
     if not consistent:
