@@ -24,5 +24,5 @@ def scale_kept(x: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
         raise ValueError("keep decisions need the (N, C) axes")
     if keep.ndim < x.ndim:
         keep = keep.reshape(keep.shape + (1,) * (x.ndim - keep.ndim))
-    scale = np.asarray(1.0 / (1.0 - p)).astype(x.dtype)
+    scale = np.asarray(1.0 / (1.0 - p) if p < 1 else 0.0).astype(x.dtype)  # p = 1: nothing is kept
     return np.where(keep, x * scale, np.zeros((), x.dtype)).astype(x.dtype)

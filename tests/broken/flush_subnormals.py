@@ -17,7 +17,8 @@ def dropout2d(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarr
     if not training:
         return x
     tiny = finfo("bfloat16" if x.dtype.name == "bfloat16" else x.dtype.name).smallest_normal
-    x = np.where(np.abs(x.astype(np.float64)) < float(tiny), np.zeros((), x.dtype), x)  # BUG: DAZ
+    wide = x.astype(np.float64)
+    x = np.where((wide != 0) & (np.abs(wide) < float(tiny)), np.copysign(0.0, wide), wide).astype(x.dtype)  # BUG: DAZ
     keep = np.random.default_rng(seed).random(x.shape[:2]) >= p
     return scale_kept(x, keep, p)
 
