@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,11 +94,47 @@ def compare(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[Change]:
     return changes
 
 
+# Cases that only one run has are listed one by one up to this many; beyond it (a sweep added or a
+# spec renamed: thousands of ids) they are counted per spec and target. Changed outcomes are always
+# listed: they are what a diff is read for.
+LISTED = 50
+
+
+@dataclass(frozen=True)
+class Bunch:
+    """Added or removed cases of one spec on one target."""
+    spec: str
+    target: str
+    count: int
+    example: str  # the first id, sorted
+
+
+def bunched(members: list[Change]) -> list[Bunch] | None:
+    """Added or removed cases per spec and target when there are more than LISTED, else None (list them)."""
+    if len(members) <= LISTED or any(c.category not in ("added", "removed") for c in members):
+        return None
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for c in members:
+        r = c.new or c.old
+        target = "-".join(x for x in (r.framework, r.device, r.mode) if x) or "run level"
+        groups[(r.spec or "(no spec)", target)].append(c.id)
+    return [Bunch(spec, target, len(ids), min(ids)) for (spec, target), ids in sorted(groups.items())]
+
+
+def _groups(changes: list[Change]) -> list[tuple[str, str, list[Change], list[Bunch] | None]]:
+    by_key: dict[str, list[Change]] = defaultdict(list)
+    for c in changes:
+        by_key[c.category].append(c)
+    return [(title, what, by_key[key], bunched(by_key[key])) for key, title, what in CATEGORIES]
+
+
 def as_text(changes: list[Change], old_path: Path, new_path: Path) -> str:
     lines = [f"diff {old_path} -> {new_path}: {len(changes)} outcome(s) changed"]
-    for key, title, what in CATEGORIES:
-        members = [c for c in changes if c.category == key]
-        if members:
+    for title, what, members, bunches in _groups(changes):
+        if bunches:
+            lines.append(f"\n{title} ({len(members)}; {what}; per spec and target):")
+            lines += [f"  {b.spec} [{b.target}]: {b.count}, e.g. {b.example}" for b in bunches]
+        elif members:
             lines.append(f"\n{title} ({len(members)}; {what}):")
             lines += [f"  {c.id}\n      {c.summary}" for c in members]
     return "\n".join(lines)
@@ -106,8 +143,7 @@ def as_text(changes: list[Change], old_path: Path, new_path: Path) -> str:
 def write_html(changes: list[Change], old_path: Path, new_path: Path, output: Path) -> None:
     from .html import environment
     template = environment().get_template("diff.html.j2")
-    groups = [(title, what, [c for c in changes if c.category == key]) for key, title, what in CATEGORIES]
-    write_text_atomic(output, template.render(old=str(old_path), new=str(new_path), groups=groups,
+    write_text_atomic(output, template.render(old=str(old_path), new=str(new_path), groups=_groups(changes),
                                               total=len(changes)))
 
 
