@@ -2,8 +2,10 @@
 
 Cases are matched by test id (spec[framework-device-mode-params]), so the diff compares two
 framework versions, two devices or two suite versions alike; ids an older suite used for the same
-case (renamed-cases.json, e.g. when specs were merged) are read as today's. Exit code 0 whatever changed: the
-diff informs, the gate is `run`'s exit code (a diff is also read between runs that both failed).
+case (renamed-cases.json, e.g. when specs were merged) are read as today's. Every changed outcome is listed;
+cases only one run has are listed up to LISTED and counted per spec and target beyond (a sweep added to a
+run is tens of thousands of them). Exit code 0 whatever changed: the diff informs, the gate is `run`'s exit
+code (a diff is also read between runs that both failed).
 """
 from __future__ import annotations
 

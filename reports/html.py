@@ -2,7 +2,8 @@
 
 Everything is inline (styles, scripts, no fonts or images from the network) so that the file can
 be mailed, archived as a CI artifact or opened offline. Jinja2 autoescaping is on: every text that
-came from a spec, a result or an exception message is escaped.
+came from a spec, a result or an exception message is escaped. The cases themselves travel as one JSON
+block (casedata.py, escaped for a <script> element) that report.js shows with textContent only.
 """
 from __future__ import annotations
 
