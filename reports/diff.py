@@ -2,14 +2,17 @@
 
 Cases are matched by test id (spec[framework-device-mode-params]), so the diff compares two
 framework versions, two devices or two suite versions alike; ids an older suite used for the same
-case (renamed-cases.json, e.g. when specs were merged) are read as today's. Exit code 0 whatever changed: the
-diff informs, the gate is `run`'s exit code (a diff is also read between runs that both failed).
+case (renamed-cases.json, e.g. when specs were merged) are read as today's. Every changed outcome is listed;
+cases only one run has are listed up to LISTED and counted per spec and target beyond (a sweep added to a
+run is tens of thousands of them). Exit code 0 whatever changed: the diff informs, the gate is `run`'s exit
+code (a diff is also read between runs that both failed).
 """
 from __future__ import annotations
 
 import functools
 import json
 import sys
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,11 +96,47 @@ def compare(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[Change]:
     return changes
 
 
+# Cases that only one run has are listed one by one up to this many; beyond it (a sweep added or a
+# spec renamed: thousands of ids) they are counted per spec and target. Changed outcomes are always
+# listed: they are what a diff is read for.
+LISTED = 50
+
+
+@dataclass(frozen=True)
+class Bunch:
+    """Added or removed cases of one spec on one target."""
+    spec: str
+    target: str
+    count: int
+    example: str  # the first id, sorted
+
+
+def bunched(members: list[Change]) -> list[Bunch] | None:
+    """Added or removed cases per spec and target when there are more than LISTED, else None (list them)."""
+    if len(members) <= LISTED or any(c.category not in ("added", "removed") for c in members):
+        return None
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for c in members:
+        r = c.new or c.old
+        target = "-".join(x for x in (r.framework, r.device, r.mode) if x) or "run level"
+        groups[(r.spec or "(no spec)", target)].append(c.id)
+    return [Bunch(spec, target, len(ids), min(ids)) for (spec, target), ids in sorted(groups.items())]
+
+
+def _groups(changes: list[Change]) -> list[tuple[str, str, list[Change], list[Bunch] | None]]:
+    by_key: dict[str, list[Change]] = defaultdict(list)
+    for c in changes:
+        by_key[c.category].append(c)
+    return [(title, what, by_key[key], bunched(by_key[key])) for key, title, what in CATEGORIES]
+
+
 def as_text(changes: list[Change], old_path: Path, new_path: Path) -> str:
     lines = [f"diff {old_path} -> {new_path}: {len(changes)} outcome(s) changed"]
-    for key, title, what in CATEGORIES:
-        members = [c for c in changes if c.category == key]
-        if members:
+    for title, what, members, bunches in _groups(changes):
+        if bunches:
+            lines.append(f"\n{title} ({len(members)}; {what}; per spec and target):")
+            lines += [f"  {b.spec} [{b.target}]: {b.count}, e.g. {b.example}" for b in bunches]
+        elif members:
             lines.append(f"\n{title} ({len(members)}; {what}):")
             lines += [f"  {c.id}\n      {c.summary}" for c in members]
     return "\n".join(lines)
@@ -106,8 +145,7 @@ def as_text(changes: list[Change], old_path: Path, new_path: Path) -> str:
 def write_html(changes: list[Change], old_path: Path, new_path: Path, output: Path) -> None:
     from .html import environment
     template = environment().get_template("diff.html.j2")
-    groups = [(title, what, [c for c in changes if c.category == key]) for key, title, what in CATEGORIES]
-    write_text_atomic(output, template.render(old=str(old_path), new=str(new_path), groups=groups,
+    write_text_atomic(output, template.render(old=str(old_path), new=str(new_path), groups=_groups(changes),
                                               total=len(changes)))
 
 

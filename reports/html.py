@@ -2,7 +2,8 @@
 
 Everything is inline (styles, scripts, no fonts or images from the network) so that the file can
 be mailed, archived as a CI artifact or opened offline. Jinja2 autoescaping is on: every text that
-came from a spec, a result or an exception message is escaped.
+came from a spec, a result or an exception message is escaped. The cases themselves travel as one JSON
+block (casedata.py, escaped for a <script> element) that report.js shows with textContent only.
 """
 from __future__ import annotations
 
@@ -19,16 +20,17 @@ from markupsafe import Markup
 from conformance.record import WORST_FIRST, Status
 from conformance.results import write_text_atomic
 
-from . import model
+from . import casedata, model
 
 TEMPLATES = Path(__file__).with_name("templates")
+ATTENTION_SHOWN = 25  # rows of the attention list in the page; report.js lists the rest on request
 
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=fmt_num, compact=compact, safe_url=safe_url, pct=fmt_pct)
-    env.globals.update(WORST_FIRST=WORST_FIRST, Status=Status, inline=inline)
+    env.globals.update(WORST_FIRST=WORST_FIRST, Status=Status, inline=inline, ATTENTION_SHOWN=ATTENTION_SHOWN)
     return env
 
 
@@ -70,8 +72,10 @@ def safe_url(value: Any) -> str:
 
 
 def render(report: model.Report) -> str:
+    """The page: what does not grow with the cases as HTML, every case in one JSON block (casedata)."""
     template = environment().get_template("report.html.j2")
-    return template.render(report=report, claims=model.claims_audit(report),
+    data = Markup(casedata.script_json(casedata.encode(report)))  # escaped for <script> by script_json
+    return template.render(report=report, data=data, claims=model.claims_audit(report),
                            pairs=model.portability(report), verdicts=model.VERDICTS,
                            generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 

@@ -10,11 +10,16 @@ from pathlib import Path
 import pytest
 
 from conformance.record import Result, Status
-from reports import diff, junit, model
+from reports import casedata, diff, junit, model
 from reports.html import render, write_report
-from tests.report_data import document, mlx_doc, record, sweep_doc, torch_doc
+from tests.report_data import document, large_docs, mlx_doc, record, sweep_doc, torch_doc
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def all_cases(data: dict) -> list[dict]:
+    """Every case a page embeds, decoded as report.js decodes it."""
+    return [casedata.case(data, i) for i in range(len(data["cases"]["st"]))]
 
 
 @pytest.fixture
@@ -186,8 +191,11 @@ def test_a_crashed_case_shows_its_incident(tmp_path):
     html = (tmp_path / "index.html")
     write_report([path], html)
     text = html.read_text()
-    assert "crash · SIGSEGV" in text and "Fatal Python error: Segmentation fault" in text
-    assert "line 3 in &lt;f&gt;" in text  # escaped like every other text
+    data = casedata.read_page(text)
+    (crashed,) = [c for c in all_cases(data) if c["status"] == "error"]
+    assert crashed["i"] == {"kind": "crash", "signal": "SIGSEGV", "exit_code": -11,
+                            "lines": ["Fatal Python error: Segmentation fault", '  File "x.py", line 3 in <f>']}
+    assert "line 3 in <f>" not in text and "line 3 in \\u003cf\\u003e" in text  # no text can close the <script>
 
 
 # ------------------------------------------------------------ case axes (coverage sweep filters)
@@ -253,6 +261,140 @@ def test_cases_carry_their_axes_into_the_page_escaped():
     doc = sweep_doc()
     doc["results"][0]["params"]["dtype"] = '"><b>x'
     html = render(model.build([("sweep", doc)]))
-    assert 'data-a-dtype="&#34;&gt;&lt;b&gt;x"' in html and '"><b>x' not in html
-    assert html.count('data-a-rank="') == 78 and html.count('<fieldset class="axis"') == 7
+    assert '"><b>x' not in html and 'value="&#34;&gt;&lt;b&gt;x"' in html  # the chip, escaped
+    cases = all_cases(casedata.read_page(html))
+    assert len(cases) == 78 and html.count('<fieldset class="axis"') == 7
+    assert [c["axes"]["dtype"] for c in cases].count('"><b>x') == 1
+    assert sum(c["axes"]["rank"] == "4" for c in cases) == 30
     assert 'id="f-axis-dtype"' in html and '<input type="checkbox" value="0.0009765625">' in html
+
+
+# ------------------------------------------------------------ the page's case data (casedata)
+
+def test_the_page_data_gives_back_every_case_as_the_drill_down_shows_it():
+    from reports.html import compact, fmt_num
+    docs = large_docs(cases=3000, targets=3, specs=12)
+    docs[0]["results"][0]["seed"] = 2**63 - 1  # beyond JavaScript's exact integers: kept as text
+    report = model.build([(f"run{n}", doc) for n, doc in enumerate(docs)])
+    html = render(report)
+    data = casedata.read_page(html)
+    cells = {c[0]: c for c in data["cells"]}
+    checked = 0
+    for row in report.rows:
+        for cell in row.cells.values():
+            _, r_i, c_i, start, count = cells[cell.id]
+            assert (data["rows"][r_i]["spec"], data["columns"][c_i]["id"], count) == (row.spec, cell.column.id,
+                                                                                     len(cell.cases))
+            for k, case in enumerate(cell.cases):
+                r, got = case.record, casedata.case(data, start + k)
+                assert case.anchor == f"{cell.id}-{k}"
+                assert (got["id"], got["status"], got["message"], got["reproduce"]) == (
+                    r.id, r.status.value, r.message, r.reproduce)
+                assert (got["params"], got["observed"], got["op"]) == (compact(r.params), compact(r.observed), r.op)
+                assert got["axes"] == {a.name: case.axes[a.name] for a in report.axes}
+                assert got["seed"] == (r.seed if r.seed < 2**53 else str(r.seed))
+                assert got["expected"]["outcome"] == r.expected["outcome"]
+                assert got["expected"]["reason"] == r.expected.get("reason", "")
+                if r.p_value is not None:
+                    assert got["p_value"] == fmt_num(r.p_value) and got["stats"][0] == fmt_num(r.n)
+                assert got.get("w", []) == r.warnings and got.get("i") == r.incident
+                checked += 1
+    assert checked == 3000
+    assert [casedata.case(data, i)["id"] for i in data["attention"]] == [c.record.id for c in report.attention]
+    assert len(html.encode()) / 3000 < 250  # bytes per case, page included (it was 1,500 as HTML)
+
+
+@pytest.mark.parametrize("text", ["", "0", "1,2,3", "-", "--1", "e5", "1e", "a-1.5e-3b", "p0.5-float16]", "٣ x",
+                                  "1.2.3", "no numbers at all", "x\x00\U0001f600 9"])
+def test_templated_texts_come_back_unchanged(text):
+    templates = casedata.Templates()
+    encoded = templates.encode(text)
+    assert casedata.expand(templates.values, encoded) == text
+
+
+def test_texts_that_differ_in_their_numbers_share_a_template():
+    templates = casedata.Templates()
+    one, two = (templates.encode(f"drop rate {a} over {n} decisions, p-value {p}")
+                for a, n, p in (("0.4987", 4096, "1e-09"), ("0.5012", 131072, "0.42")))
+    assert (one, two) == ("0,0.4987,4096,1e-09", "0,0.5012,131072,0.42") and len(templates.values) == 1
+
+
+def test_no_text_can_close_the_data_script():
+    doc = torch_doc()
+    doc["results"][0]["message"] = "</script><script>alert(1)</script><!-- \u2028 & >"
+    html = render(model.build([("x", doc)]))
+    start = html.index('id="report-data">') + len('id="report-data">')
+    block = html[start:html.index("</script>", start)]
+    assert not {"<", ">", "&"} & set(block)
+    assert doc["results"][0]["message"] in [c["message"] for c in all_cases(casedata.read_page(html))]
+
+
+def test_the_fast_schema_check_agrees_with_jsonschema():
+    """model.schema_problem accepts through a compiled check and asks jsonschema about the rest."""
+    import copy
+    import random
+
+    import jsonschema
+
+    from conformance.results import SCHEMA_PATH
+    schema = json.loads(SCHEMA_PATH.read_text())
+    fast = model._schema_check()
+    doc = torch_doc()
+    doc["results"][0].update(status="error", incident={"kind": "crash", "signal": None, "exit_code": -11, "lines": []})
+    assert fast(doc) and jsonschema.Draft202012Validator(schema).is_valid(doc)
+
+    def places(node, path=()):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield path + (key,)
+                yield from places(value, path + (key,))
+        elif isinstance(node, list):
+            for n, value in enumerate(node):
+                yield from places(value, path + (n,))
+
+    spots = list(places(doc))
+    odd = [None, True, False, 0, 1, 1.0, 2.5, -3, "", "x", "pass", "eager", "crash", "conforms", [], ["x"], [1], {},
+           {"kind": "crash"}]
+    rng = random.Random(13)
+    outcomes = set()
+    for _ in range(300):
+        mutated = copy.deepcopy(doc)
+        *parent, key = rng.choice(spots)
+        holder = mutated
+        for step in parent:
+            holder = holder[step]
+        action = rng.random()
+        if action < 0.15 and isinstance(holder, dict):
+            del holder[key]
+        elif action < 0.25 and isinstance(holder, dict):
+            holder["surplus"] = rng.choice(odd)
+        else:
+            holder[key] = copy.deepcopy(rng.choice(odd))
+        valid = jsonschema.Draft202012Validator(schema).is_valid(mutated)
+        assert fast(mutated) == valid, (parent, key)
+        assert (model.schema_problem(mutated) is None) == valid
+        outcomes.add(valid)
+    assert outcomes == {True, False}
+
+
+def test_a_diff_lists_changed_outcomes_and_counts_thousands_of_new_cases_per_spec_and_target(tmp_path):
+    new = large_docs(cases=1200, targets=2, specs=6)[0]  # one framework, two modes
+    old = json.loads(json.dumps(new))
+    old["results"] = old["results"][:200]
+    flipped = [r for r in old["results"] if r["status"] == "pass"][:3]
+    for r in flipped:
+        r["status"] = "fail"
+    changes = diff.compare(old, new)
+    assert len(changes) == 1000 + 3
+    text = diff.as_text(changes, Path("old.json"), Path("new.json"))
+    assert "\nFixed (3; was failing, now as expected):" in text
+    assert all(f"  {r['id']}\n      fail -> pass" in text for r in flipped)
+    assert "\nNew cases (1000; in the new run only; per spec and target):" in text
+    bunches = diff.bunched([c for c in changes if c.category == "added"])
+    targets = {(r["spec"], f"{r['framework']}-cpu-{r['mode']}") for r in new["results"][200:]}
+    assert {(b.spec, b.target) for b in bunches} == targets and sum(b.count for b in bunches) == 1000
+    assert len(text.splitlines()) < 2 + 2 + 3 * 2 + len(targets) + 2
+    out = tmp_path / "diff.html"
+    diff.write_html(changes, Path("old.json"), Path("new.json"), out)
+    page = out.read_text()
+    assert page.count("<tr>") == 1 + 3 + 1 + len(targets) and "counted per spec and target" in page

@@ -1,28 +1,210 @@
-// Offline behaviour of the report: drill-down panel and matrix filters. No data lives here:
-// everything is already in the (escaped) DOM, so this script never builds HTML from strings.
+// Offline behaviour of the report: drill-down panel, matrix filters, the full attention list.
+// The cases live in one JSON block (#report-data, written by reports/casedata.py: its docstring
+// describes the layout). The matrix and its unfiltered counts are in the page; the filters recount
+// them from the data, and a cell's drill-down is built from the data when it opens. Elements are
+// made with createElement and filled with textContent, never from HTML strings: no text from a
+// result can become markup.
 (function () {
   'use strict';
   var $ = function (sel, root) { return (root || document).querySelector(sel); };
   var $$ = function (sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); };
+  var D = JSON.parse(document.getElementById('report-data').textContent);
+  var C = D.cases;
+  var N = C.st.length;
+  var PASS = D.statuses.indexOf('pass');
+  var PAGE = 200;  // cases a drill-down lists at once; 'Show more' lists the next ones
   var panel = $('#panel');
   var openAnchor = '';  // the drill-down the URL hash names: 'd-CELL' or a case's id, '' when closed
+  var shownCell = -1, shownLimit = PAGE, userOpen = {};  // the panel's cell, how many it lists, toggles
+
+  var cellIndex = {};
+  D.cells.forEach(function (c, i) { cellIndex[c[0]] = i; });
+  var cellOfCase = null;  // case index -> cell index, made when first needed
+
+  // ---------------------------------------------------------------- reading the data
+  function text(v) {  // a templated field: see casedata.Templates
+    if (typeof v === 'number') { return D.templates[v].join(''); }
+    var parts = v.split(','), pieces = D.templates[+parts[0]], s = pieces[0];
+    for (var i = 1; i < pieces.length; i += 1) { s += parts[i] + pieces[i]; }
+    return s;
+  }
+  function caseId(i) { return D.strings[C.ih[i]] + D.strings[C.it[i]]; }
+  function message(i) { return text(C.ms[i]); }
+  function reproduce(i) {
+    if (C.rp[i] === null) { return ''; }
+    var parts = D.reproduce[C.rp[i]];
+    return parts.length === 1 ? parts[0] : parts[0] + caseId(i) + parts[1];
+  }
+  function cellOf(i) {
+    if (!cellOfCase) {
+      cellOfCase = new Int32Array(N);
+      D.cells.forEach(function (c, k) { cellOfCase.fill(k, c[3], c[3] + c[4]); });
+    }
+    return cellOfCase[i];
+  }
+  function anchorOf(i) { var c = D.cells[cellOf(i)]; return c[0] + '-' + (i - c[3]); }
+  function safeUrl(u) { return /^https?:\/\//.test(u || '') ? u : '#'; }
+
+  // A drill-down anchor: 'd-CELL' (k = -1) or 'CELL-K' (case K of the cell); null when not one.
+  function parseAnchor(anchor) {
+    if (!anchor) { return null; }
+    if (anchor.indexOf('d-') === 0 && cellIndex.hasOwnProperty(anchor.slice(2))) {
+      return { cell: cellIndex[anchor.slice(2)], k: -1 };
+    }
+    var dash = anchor.lastIndexOf('-'), cell = anchor.slice(0, dash), k = anchor.slice(dash + 1);
+    if (dash > 0 && cellIndex.hasOwnProperty(cell) && /^\d+$/.test(k) && +k < D.cells[cellIndex[cell]][4]) {
+      return { cell: cellIndex[cell], k: +k };
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- building elements
+  function el(tag, attrs, kids) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      var v = attrs[k];
+      if (v === null || v === undefined || v === false) { return; }
+      if (k === 'class') { e.className = v; } else { e.setAttribute(k, v === true ? '' : String(v)); }
+    });
+    (kids || []).forEach(function (kid) {
+      if (kid === null || kid === undefined || kid === '') { return; }
+      e.appendChild(typeof kid === 'string' ? document.createTextNode(kid) : kid);
+    });
+    return e;
+  }
+  function badge(st, extra) {
+    return el('span', { 'class': 'badge s-' + D.statuses[st] },
+              [D.symbols[st] + ' ' + (extra === undefined ? '' : extra + ' ') + D.labels[st]]);
+  }
+  function code(s, cls) { return el('code', { 'class': cls }, [s]); }
+  function link(href, label) { return el('a', { href: safeUrl(href), rel: 'noreferrer' }, [label]); }
+
+  // The <dl> of one case, as it opens.
+  function caseBody(i) {
+    var kv = [], add = function (term, dd) { kv.push(el('dt', null, [term]), dd); };
+    var variant = D.variants[C.va[i]], exp = D.expected[C.ex[i]], more = D.extra[i] || {};
+    add('case', el('dd', null, [code(caseId(i))].concat(variant[1] ? [' · op ', code(variant[1])] : [])));
+    add('expected', el('dd', null, [exp[0]].concat(exp[1] ? [' · ', code(exp[1])] : [])));
+    if (exp[2]) { add('reason', el('dd', { 'class': 'reason' }, [exp[2]])); }
+    if (exp[3]) { add('upstream issue', el('dd', null, [link(exp[4], exp[3])])); }
+    add('observed', el('dd', null, [code(text(C.ob[i]))]));
+    add('message', el('dd', { 'class': 'message' }, [message(i) || '—']));
+    if (more.i) {
+      var inc = more.i, how = inc.signal || 'exit code ' + inc.exit_code;
+      var lines = inc.lines.length ? [el('pre', null, [inc.lines.join('\n')])] : [];
+      add('incident', el('dd', { 'class': 'incident' }, [inc.kind + ' · ' + how].concat(lines)));
+    }
+    if (C.sx[i] !== null) {
+      var st = D.stats[C.sx[i]];
+      add('statistics', el('dd', null, ['p-value ', el('b', { 'class': 'pval' }, [C.pv[i]]), ' · n ' + st[0] +
+        ' · minimum detectable deviation ' + st[1] + ' · false-alarm share ' + st[2]]));
+    }
+    if (more.w && more.w.length) {
+      var items = more.w.map(function (w) { return el('li', null, [w]); });
+      add('warnings', el('dd', null, [el('ul', { 'class': 'warnings' }, items)]));
+    }
+    add('seed', el('dd', null, [code(C.sd[i] === null ? '—' : String(C.sd[i]))]));
+    var repro = reproduce(i);
+    if (repro) { add('reproduce', el('dd', null, [code(repro, 'repro')])); }
+    return el('dl', { 'class': 'kv' }, kv);
+  }
+
+  // One case of a drill-down: open when it needs a look (not a pass) or is its cell's only case; the
+  // body is built when it opens, so a cell of many passes costs one summary line per case.
+  function caseElement(i, k, open) {
+    var st = C.st[i], attrs = { 'class': 'case s-' + D.statuses[st], id: D.cells[cellOf(i)][0] + '-' + k,
+                                'data-status': D.statuses[st], 'data-i': i };
+    var variant = D.variants[C.va[i]];
+    D.axes.forEach(function (a, n) { attrs['data-a-' + a.name] = a.values[variant[2 + n]] || ''; });
+    var summary = el('summary', null, [badge(st), ' ', el('span', { 'class': 'params' }, [variant[0]])]);
+    var details = el('details', attrs, [summary]);
+    if (open) { details.open = true; details.appendChild(caseBody(i)); }
+    return details;
+  }
+  panel.addEventListener('toggle', function (e) {
+    var d = e.target;
+    if (!d.matches || !d.matches('details.case')) { return; }
+    var i = +d.getAttribute('data-i');
+    userOpen[i] = d.open;
+    if (d.open && !$('dl', d)) { d.appendChild(caseBody(i)); }
+  }, true);  // toggle does not bubble: listen while it goes down
+
+  // The drill-down of a cell: claim, sources, and the cases the filters keep (a linked case too).
+  function renderDetail(c, linkK) {
+    var cell = D.cells[c], row = D.rows[cell[1]], col = D.columns[cell[2]], start = cell[3], n = cell[4];
+    var counts = D.statuses.map(function () { return 0; }), keep = [];
+    var state = currentState;
+    for (var i = start; i < start + n; i += 1) {
+      counts[C.st[i]] += 1;
+      if (caseShown(i, state) || i - start === linkK) { keep.push(i); }
+    }
+    var shown = keep.length - (linkK >= 0 && !caseShown(start + linkK, state) ? 1 : 0);
+    if (linkK >= 0) { shownLimit = Math.max(shownLimit, keep.indexOf(start + linkK) + 1); }
+    var summary = [];
+    counts.forEach(function (count, st) { if (count) { summary.push(badge(st, count), ' '); } });
+    var target = [el('b', null, [col.title]), ' ' + col.subtitle];
+    if (col.device) { target.push(' ', el('span', { 'class': 'muted' }, ['(' + col.device + ')'])); }
+    var kids = [
+      el('p', { 'class': 'crumbs' }, [row.behavior + ' · ', code(row.spec)]),
+      el('h2', null, [row.title]),
+      el('p', { 'class': 'target' }, target),
+      el('p', { 'class': 'summary' }, summary)
+    ];
+    if (row.claim) { kids.push(el('blockquote', { 'class': 'claim' }, [row.claim])); }
+    if (row.sources.length) {
+      kids.push(el('ul', { 'class': 'sources' }, row.sources.map(function (s) {
+        return el('li', null, [link(s.url, s.name)].concat(s.quote ? [': ', el('q', null, [s.quote])] : []));
+      })));
+    }
+    kids.push(el('h3', null, [el('span', { 'class': 'shown' }, [shown === n ? '' : shown + ' of ']),
+                              n + ' case' + (n === 1 ? '' : 's')]));
+    var list = el('div', { 'class': 'cases' });
+    kids.push(list);
+    var section = el('section', { 'class': 'detail', id: 'd-' + cell[0] }, kids);
+    function listMore() {
+      var from = list.children.length, to = Math.min(keep.length, shownLimit);
+      var frag = document.createDocumentFragment();
+      for (var j = from; j < to; j += 1) {
+        var idx = keep[j], wanted = userOpen.hasOwnProperty(idx) ? userOpen[idx]
+          : C.st[idx] !== PASS || n === 1 || idx - start === linkK;
+        frag.appendChild(caseElement(idx, idx - start, wanted));
+      }
+      list.appendChild(frag);
+      var button = $('button.more-cases', section);
+      if (to < keep.length) {
+        if (!button) {
+          button = el('button', { type: 'button', 'class': 'linkish more-cases' });
+          button.addEventListener('click', function () { shownLimit += PAGE; listMore(); });
+          section.appendChild(button);
+        }
+        button.textContent = 'Show ' + Math.min(PAGE, keep.length - to) + ' more of ' + (keep.length - to);
+      } else if (button) {
+        button.remove();
+      }
+    }
+    listMore();
+    var old = $('.detail', panel);
+    if (old) { panel.replaceChild(section, old); } else { panel.appendChild(section); }
+    return section;
+  }
 
   function openCell(cellId, caseAnchor) {
-    var detail = document.getElementById('d-' + cellId);
-    if (!detail) { return; }
-    $$('.detail', panel).forEach(function (d) { d.hidden = d !== detail; });
+    var c = cellIndex.hasOwnProperty(cellId) ? cellIndex[cellId] : -1;
+    if (c < 0) { return; }
+    var link = caseAnchor ? parseAnchor(caseAnchor) : null;
+    var linkK = link && link.cell === c ? link.k : -1;
+    if (c !== shownCell) { shownCell = c; shownLimit = PAGE; userOpen = {}; }
+    renderDetail(c, linkK);
     panel.hidden = false;
     document.body.classList.add('panel-open');
     $$('button.cell.active').forEach(function (b) { b.classList.remove('active'); });
     var button = document.querySelector('button.cell[data-open="' + cellId + '"]');
     if (button) { button.classList.add('active'); }
-    openAnchor = caseAnchor || 'd-' + cellId;
+    openAnchor = linkK >= 0 ? caseAnchor : 'd-' + cellId;
     writeHash();
-    var target = caseAnchor && document.getElementById(caseAnchor);
+    var target = linkK >= 0 && document.getElementById(caseAnchor);
     if (target) {
-      target.hidden = false;  // a linked case is shown even where the filters would hide it
-      target.open = true;
-      target.scrollIntoView({ block: 'start' });
+      target.scrollIntoView({ block: 'start' });  // a linked case is listed even where the filters would not
     } else {
       panel.scrollTop = 0;
     }
@@ -49,151 +231,199 @@
     }
   });
   $('#panel-close').addEventListener('click', closePanel);
+
+  // The page lists the first rows that need attention; the rest come from the data on request.
   var more = $('#show-more');
   if (more) {
-    more.addEventListener('click', function () { $('#attention table').classList.add('all'); more.hidden = true; });
+    more.addEventListener('click', function () {
+      var body = $('#attention-list tbody'), frag = document.createDocumentFragment();
+      D.attention.slice(body.children.length).forEach(function (i) {
+        var col = D.columns[D.cells[cellOf(i)][2]], st = C.st[i], anchor = anchorOf(i);
+        frag.appendChild(el('tr', { 'class': 's-' + D.statuses[st], 'data-open': D.cells[cellOf(i)][0],
+                                    'data-case': anchor, tabindex: '0' }, [
+          el('td', null, [badge(st)]),
+          el('td', { 'class': 'nowrap' }, [col.title + ' ', el('span', { 'class': 'muted' }, [col.subtitle])]),
+          el('td', null, [code(caseId(i))]),
+          el('td', { 'class': 'msg' }, [message(i)])
+        ]));
+      });
+      body.appendChild(frag);
+      more.hidden = true;
+    });
   }
 
   // ---------------------------------------------------------------- filters
   // Column filters (framework, device, mode) hide targets; behaviour and search hide rows; status and
-  // the case axes (dtype, rank, p, ...) pick cases, and every cell, total and panel is recounted from
-  // the cases that pass. Within an axis the ticked values are OR'ed; all filters are AND'ed.
+  // the case axes (dtype, rank, p, ...) pick cases, and every cell, total and the open drill-down are
+  // recounted from the cases that pass. Within an axis the ticked values are OR'ed; all filters AND'ed.
   var form = $('#filters');
   var SELECTS = ['framework', 'device', 'mode', 'behavior'];
-  var axisNames = $$('#f-axes fieldset[data-axis]').map(function (f) { return f.getAttribute('data-axis'); });
-  var allCases = 0;
+  var axisNames = D.axes.map(function (a) { return a.name; });
+  var currentState = null;
 
   function axisBox(name) { return $('#f-axis-' + name); }
   function ticked(box) { return $$('input', box).filter(function (i) { return i.checked; }).map(function (i) { return i.value; }); }
 
-  // The DOM is read once: each cell's cases are the <details> of its drill-down panel.
-  function caseOf(el) {
-    allCases += 1;
-    return { el: el, status: el.getAttribute('data-status'),
-             axes: axisNames.map(function (n) { return el.getAttribute('data-a-' + n); }) };
-  }
-  function cellOf(td) {
-    var button = $('button.cell', td);
-    var detail = button && document.getElementById('d-' + button.getAttribute('data-open'));
+  // The matrix is read once: each cell's button, its status spans and its range of cases.
+  function cellEntry(td) {
+    var button = $('button.cell', td), spans = [];
     var label = button ? button.getAttribute('aria-label') : '';
-    return { td: td, col: td.getAttribute('data-col'), button: button, detail: detail,
-             label: label.slice(0, label.lastIndexOf(': ')),
-             cases: detail ? $$('details.case', detail).map(caseOf) : [] };
+    if (button) {
+      $$('.c', button).forEach(function (span) {
+        spans.push({ el: span, st: D.statuses.indexOf(span.getAttribute('data-status')), n: $('.n', span) });
+      });
+    }
+    var c = button ? cellIndex[button.getAttribute('data-open')] : -1, all = D.statuses.map(function () { return 0; });
+    if (c >= 0) { for (var i = D.cells[c][3]; i < D.cells[c][3] + D.cells[c][4]; i += 1) { all[C.st[i]] += 1; } }
+    return { td: td, col: td.getAttribute('data-col'), button: button, spans: spans, of: button && $('.of', button),
+             c: c, last: all.join(','),  // what the page shows: every case counted
+             label: label.slice(0, label.lastIndexOf(': ')) };
   }
   var groups = $$('#matrix-table tbody.group').map(function (g) {
     return { el: g, behavior: g.getAttribute('data-behavior'), rows: $$('tr.row', g).map(function (tr) {
-      return { el: tr, search: tr.getAttribute('data-search'), spec: tr.getAttribute('data-spec').toLowerCase(),
-               cells: $$('td[data-col]', tr).map(cellOf) };
+      return { el: tr, search: null, text: tr.getAttribute('data-search'),
+               spec: tr.getAttribute('data-spec').toLowerCase(), cells: $$('td[data-col]', tr).map(cellEntry) };
     }) };
   });
   var footer = {};
   $$('#matrix-table tfoot td[data-col]').forEach(function (td) { footer[td.getAttribute('data-col')] = td; });
+  var headers = $$('#matrix-table thead th[data-col]');
+  var columnCells = $$('#matrix-table [data-col]');
+
+  // Search finds a row by its spec, title, claim, sources and the messages of its cases that did not pass.
+  function searchText(row) {
+    if (row.search === null) {
+      var words = [row.text];
+      row.cells.forEach(function (cell) {
+        if (cell.c < 0) { return; }
+        var start = D.cells[cell.c][3], end = start + D.cells[cell.c][4];
+        for (var i = start; i < end; i += 1) { if (C.st[i] !== PASS) { words.push(message(i).toLowerCase()); } }
+      });
+      row.search = words.join(' ');
+    }
+    return row.search;
+  }
 
   function readState() {
-    var state = { text: $('#f-text').value.trim().toLowerCase(), select: {}, wanted: {}, anyAxis: false };
+    var state = { text: $('#f-text').value.trim().toLowerCase(), select: {}, anyAxis: false };
     SELECTS.forEach(function (n) { state.select[n] = $('#f-' + n).value; });
-    $$('#f-status input').forEach(function (i) { state.wanted[i.value] = i.checked; });
-    state.axes = axisNames.map(function (n) {
-      var keep = ticked(axisBox(n));
-      if (!keep.length) { return null; }  // nothing ticked: the axis does not filter
+    var wanted = {};
+    $$('#f-status input').forEach(function (i) { wanted[i.value] = i.checked; });
+    state.notRun = Boolean(wanted['not-run']);
+    state.status = D.statuses.map(function (s) { return Boolean(wanted[s]); });
+    // Per axis the set of kept value indices (null: the axis does not filter), then per variant
+    // (what a case ran) whether it passes every axis: a case is then two lookups.
+    var keep = D.axes.map(function (a) {
+      var keys = ticked(axisBox(a.name));
+      if (!keys.length) { return null; }
       state.anyAxis = true;
-      var set = {};
-      keep.forEach(function (k) { set[k] = true; });
-      return set;
+      return a.values.map(function (v) { return keys.indexOf(v) >= 0; });
+    });
+    state.variant = new Uint8Array(D.variants.length);
+    D.variants.forEach(function (v, n) {
+      var ok = 1;
+      for (var a = 0; a < keep.length && ok; a += 1) { if (keep[a] && !keep[a][v[2 + a]]) { ok = 0; } }
+      state.variant[n] = ok;
     });
     return state;
   }
 
-  function caseShown(c, state) {
-    if (!state.wanted[c.status]) { return false; }
-    for (var i = 0; i < c.axes.length; i += 1) {
-      if (state.axes[i] && !state.axes[i][c.axes[i]]) { return false; }
-    }
-    return true;
-  }
+  function caseShown(i, state) { return state.status[C.st[i]] && state.variant[C.va[i]] === 1; }
 
   function columnsOk(state) {
     var ok = {}, s = state.select;
-    $$('#matrix-table thead th[data-col]').forEach(function (th) {
+    headers.forEach(function (th) {
       ok[th.getAttribute('data-col')] = (!s.framework || th.getAttribute('data-framework') === s.framework) &&
         (!s.device || th.getAttribute('data-device') === s.device) && (!s.mode || th.getAttribute('data-mode') === s.mode);
     });
     return ok;
   }
 
-  // Write a tally into the status spans of a cell button or a footer cell; returns the worst status
-  // left (spans are rendered worst first) and shows 'of N' when some cases are filtered out.
-  function paint(el, tally, shown, total) {
-    var worst = null;
-    $$('.c', el).forEach(function (span) {
-      var n = tally[span.getAttribute('data-status')] || 0;
-      $('.n', span).textContent = n;
-      span.hidden = !n;
-      if (n && !worst) { worst = span.getAttribute('data-status'); }
-    });
-    var of = $('.of', el);
-    if (of) { of.hidden = shown === total; of.textContent = 'of ' + total; }
-    return worst;
-  }
-
-  function labelOf(cell, tally, shown) {
-    var parts = $$('.c', cell.button).filter(function (span) { return !span.hidden; }).map(function (span) {
-      var s = span.getAttribute('data-status');
-      return tally[s] + ' ' + s.replace('-', ' ');
+  function labelOf(cell, tally, shown, total) {
+    var parts = [];
+    cell.spans.forEach(function (span) {
+      if (tally[span.st]) { parts.push(tally[span.st] + ' ' + D.labels[span.st]); }
     });
     var counts = parts.length ? parts.join(', ') : 'no case matches the filters';
-    return cell.label + ': ' + counts + (shown === cell.cases.length ? '' : ' (of ' + cell.cases.length + ')');
+    return cell.label + ': ' + counts + (shown === total ? '' : ' (of ' + total + ')');
   }
 
-  // Recount one cell from its cases; the drill-down panel shows the same cases the cell counts.
+  // Recount one cell from its cases and repaint it where the count changed.
   function tallyCell(cell, state) {
-    var tally = {}, shown = 0;
-    cell.cases.forEach(function (c) {
-      var ok = caseShown(c, state);
-      if (c.el.hidden === ok) { c.el.hidden = !ok; }  // only real changes: a sweep has many cases
-      if (ok) { tally[c.status] = (tally[c.status] || 0) + 1; shown += 1; }
-    });
-    if (cell.button) {
-      var worst = paint(cell.button, tally, shown, cell.cases.length);
-      if (worst) { cell.button.className = cell.button.className.replace(/\bs-[a-z-]+/, 's-' + worst); }
-      cell.button.setAttribute('aria-label', labelOf(cell, tally, shown));
-      $('.shown', cell.detail).textContent = shown === cell.cases.length ? '' : shown + ' of ';
+    var tally = D.statuses.map(function () { return 0; }), shown = 0;
+    if (cell.c >= 0) {
+      var start = D.cells[cell.c][3], total = D.cells[cell.c][4];
+      for (var i = start; i < start + total; i += 1) {
+        if (caseShown(i, state)) { tally[C.st[i]] += 1; shown += 1; }
+      }
+      var key = tally.join(',');
+      if (key !== cell.last) {
+        cell.last = key;
+        var worst = null;
+        cell.spans.forEach(function (span) {  // rendered worst first, one per status the cell has
+          var n = tally[span.st];
+          span.n.textContent = n;
+          span.el.hidden = !n;
+          if (n && worst === null) { worst = span.st; }
+        });
+        if (cell.of) { cell.of.hidden = shown === total; cell.of.textContent = 'of ' + total; }
+        if (worst !== null) {
+          cell.button.className = cell.button.className.replace(/\bs-[a-z-]+/, 's-' + D.statuses[worst]);
+        }
+        cell.button.setAttribute('aria-label', labelOf(cell, tally, shown, total));
+      }
     }
-    var visible = cell.button ? shown > 0 : state.wanted['not-run'];
-    cell.td.classList.toggle('filtered', !visible);
+    var visible = cell.button ? shown > 0 : state.notRun;
+    if (cell.td.classList.contains('filtered') === visible) { cell.td.classList.toggle('filtered', !visible); }
     return { tally: tally, shown: shown, visible: visible };
   }
 
-  function addTally(into, tally) {
-    Object.keys(tally).forEach(function (s) { into[s] = (into[s] || 0) + tally[s]; });
+  // Write a column's tally into its footer cell (spans rendered worst first, one per status it has).
+  function paintFooter(td, tally) {
+    $$('.c', td).forEach(function (span) {
+      var n = tally ? tally[D.statuses.indexOf(span.getAttribute('data-status'))] : 0;
+      $('.n', span).textContent = n;
+      span.hidden = !n;
+    });
   }
 
   function applyFilters() {
     var state = readState(), colOk = columnsOk(state), colTally = {}, shownCases = 0, shownRows = 0, rows = 0;
-    $$('#matrix-table [data-col]').forEach(function (el) { el.hidden = !colOk[el.getAttribute('data-col')]; });
+    currentState = state;
+    columnCells.forEach(function (el) {
+      var hide = !colOk[el.getAttribute('data-col')];
+      if (el.hidden !== hide) { el.hidden = hide; }  // only real changes: each one costs a style pass
+    });
     groups.forEach(function (g) {
       var anyRow = false, groupOk = !state.select.behavior || g.behavior === state.select.behavior;
       g.rows.forEach(function (row) {
-        var rowOk = groupOk && (!state.text || row.search.indexOf(state.text) >= 0 || row.spec.indexOf(state.text) >= 0);
+        var rowOk = groupOk && (!state.text || row.spec.indexOf(state.text) >= 0 ||
+                                searchText(row).indexOf(state.text) >= 0);
         var anyCell = false;
         row.cells.forEach(function (cell) {
           var r = tallyCell(cell, state);
           if (!rowOk || !colOk[cell.col]) { return; }
-          colTally[cell.col] = colTally[cell.col] || {};
-          addTally(colTally[cell.col], r.tally);
+          var into = colTally[cell.col] = colTally[cell.col] || D.statuses.map(function () { return 0; });
+          r.tally.forEach(function (n, st) { into[st] += n; });
           shownCases += r.shown;
           // Under a case filter a row needs a matching case: a 'not run' dot alone does not keep it.
           anyCell = anyCell || (r.visible && (r.shown > 0 || !state.anyAxis));
         });
-        row.el.hidden = !(rowOk && anyCell);
+        var hide = !(rowOk && anyCell);
+        if (row.el.hidden !== hide) { row.el.hidden = hide; }
         rows += 1;
-        shownRows += row.el.hidden ? 0 : 1;
-        anyRow = anyRow || !row.el.hidden;
+        shownRows += hide ? 0 : 1;
+        anyRow = anyRow || !hide;
       });
-      g.el.hidden = !anyRow;
+      if (g.el.hidden === anyRow) { g.el.hidden = !anyRow; }
     });
-    Object.keys(footer).forEach(function (col) { paint(footer[col], colTally[col] || {}, 0, 0); });
-    $('#f-count').textContent = shownCases + ' of ' + allCases + ' cases shown · ' + shownRows + ' of ' + rows + ' specs';
+    Object.keys(footer).forEach(function (col) { paintFooter(footer[col], colTally[col]); });
+    $('#f-count').textContent = shownCases + ' of ' + N + ' cases shown · ' + shownRows + ' of ' + rows + ' specs';
+    if (!panel.hidden && shownCell >= 0) {  // the open drill-down lists what its cell now counts
+      var link = parseAnchor(openAnchor), top = panel.scrollTop;
+      renderDetail(shownCell, link && link.cell === shownCell ? link.k : -1);
+      panel.scrollTop = top;
+    }
     writeHash();
   }
 
@@ -219,10 +449,7 @@
   }
 
   // Ours: a filter hash or a drill-down link. Any other anchor (#matrix) is the reader's to keep.
-  function ourHash(raw) {
-    var anchor = dec(raw), el = anchor && document.getElementById(anchor);
-    return raw.indexOf('=') >= 0 || Boolean(el && (anchor.indexOf('d-') === 0 || el.closest('.detail')));
-  }
+  function ourHash(raw) { return raw.indexOf('=') >= 0 || parseAnchor(dec(raw)) !== null; }
 
   function writeHash() {
     var parts = filterHash();
@@ -259,12 +486,8 @@
 
   // A drill-down link (#d-CELL or #CASE-ID) opens its panel.
   function openLink(anchor) {
-    var el = anchor && document.getElementById(anchor);
-    if (anchor.indexOf('d-') === 0 && el) {
-      openCell(anchor.slice(2));
-    } else if (el && el.closest('.detail')) {
-      openCell(el.closest('.detail').id.slice(2), anchor);
-    }
+    var link = parseAnchor(anchor);
+    if (link) { openCell(D.cells[link.cell][0], link.k >= 0 ? anchor : ''); }
   }
 
   function fromHash() {

@@ -9,12 +9,15 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from reports import model
 from reports.html import write_report
-from tests.report_data import mlx_doc, sweep_doc, torch_doc
+from tests.report_data import large_docs, mlx_doc, sweep_doc, torch_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "build" / "artifacts"
@@ -163,6 +166,15 @@ def sweep(browser, sweep_file):
     pg.close()
 
 
+def wait_until(page, expression: str, timeout_s: float = 10.0) -> None:
+    """Poll a JavaScript expression until it is true. (page.wait_for_function polls it with eval(), which
+    the report's Content-Security-Policy refuses: it fails whenever the first look is not yet true.)"""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        page.wait_for_timeout(20)
+
+
 def tick(page, axis: str, key: str) -> None:
     page.locator(f"#f-axis-{axis} input[value='{key}']").click()
 
@@ -264,7 +276,7 @@ def test_the_url_hash_follows_the_filters_and_a_linked_view_restores_them(sweep,
     finally:
         linked.close()
     sweep.click("#f-reset")
-    sweep.wait_for_function("location.hash === ''")
+    wait_until(sweep, "location.hash === ''")
     assert count(sweep) == "78 of 78 cases shown · 3 of 3 specs"
 
 
@@ -281,7 +293,7 @@ def test_a_linked_view_can_open_a_cell_under_its_filters(browser, sweep_file):
         page.keyboard.press("Escape")  # closing the panel keeps the filters in the address
         assert page.evaluate("location.hash") == "#rank=1"
         page.evaluate("location.hash = '#dtype=bfloat16'")  # editing the address re-filters in place
-        page.wait_for_function("document.getElementById('f-count').textContent.startsWith('18 of')")
+        wait_until(page, "document.getElementById('f-count').textContent.startsWith('18 of')")
         assert not page.locator("#f-axis-rank input[value='1']").is_checked()
     finally:
         page.close()
@@ -292,3 +304,128 @@ def test_sweep_screenshot(sweep):
     sweep.evaluate("document.getElementById('matrix').scrollIntoView()")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     sweep.screenshot(path=str(ARTIFACTS / "report-filters.png"))
+
+
+# ------------------------------------------------------------ a large sweep: the data block at scale
+# 5,000 cases (large_docs: 4 targets, 20 specs); what the page should show is computed here from the
+# same documents through reports.model, which renders the unfiltered matrix on the server.
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory) -> tuple[Path, model.Report]:
+    tmp = tmp_path_factory.mktemp("large")
+    docs = large_docs(cases=5000, targets=4, specs=20)
+    crashed = next(r for r in docs[0]["results"] if r["status"] == "error")
+    crashed["incident"] = {"kind": "crash", "signal": "SIGSEGV", "exit_code": -11,
+                           "lines": ["Fatal Python error: Segmentation fault", "  in <script>alert(1)</script>"]}
+    crashed["warnings"] = ["UserWarning: <b>not bold</b>"]
+    paths = []
+    for n, doc in enumerate(docs):
+        paths.append(tmp / f"run{n}.json")
+        paths[-1].write_text(json.dumps(doc))
+    report = write_report(paths, tmp / "index.html")
+    return tmp / "index.html", report
+
+
+def matching(report: model.Report, **axes: str) -> list[model.Case]:
+    return [c for c in report.cases if all(c.axes[name] == key for name, key in axes.items())]
+
+
+def test_a_large_report_counts_filters_and_opens_the_right_cases(browser, large):
+    path, report = large
+    assert len(report.cases) == 5000
+    page = open_page(browser, path.as_uri())
+    try:
+        specs = len(report.rows)
+        assert count(page) == f"5000 of 5000 cases shown · {specs} of {specs} specs"
+        for axis in report.axes:  # every chip counts the cases with its value
+            chips = page.locator(f"#f-axis-{axis.name} label.chip")
+            assert [(chips.nth(n).locator("input").get_attribute("value"), chips.nth(n).locator(".k").inner_text())
+                    for n in range(chips.count())] == [(v.key, str(v.count)) for v in axis.values]
+
+        tick(page, "dtype", "float16")
+        tick(page, "p", "0.9")
+        kept = matching(report, dtype="float16", p="0.9")
+        rows = {c.record.spec for c in kept}
+        assert 0 < len(kept) < 5000
+        assert count(page) == f"{len(kept)} of 5000 cases shown · {len(rows)} of {specs} specs"
+        for row in report.rows:
+            assert page.locator(f"tr.row[data-spec='{row.spec}']").is_visible() is (row.spec in rows)
+
+        # the cell with the most matching cases: its counts, then its drill-down
+        chosen = {id(c) for c in kept}
+        cells = [(cell, [c for c in cell.cases if id(c) in chosen]) for row in report.rows for cell in row.cells.values()]
+        cell, cases = max(cells, key=lambda pair: (len({c.status for c in pair[1]}), len(pair[1])))
+        button = page.locator(f"button.cell[data-open='{cell.id}']")
+        spans = button.locator(".c:visible")
+        tally = Counter(c.status.value for c in cases)
+        assert {s.get_attribute("data-status"): int(s.locator(".n").inner_text()) for s in spans.all()} == tally
+        button.click()
+        detail = page.locator(f"#d-{cell.id}")
+        assert detail.is_visible() and detail.locator("h3").inner_text() == f"{len(cases)} of {len(cell.cases)} cases"
+        listed = detail.locator("details.case")
+        assert listed.evaluate_all("els => els.map(e => e.id)") == [c.anchor for c in cases]
+        assert listed.evaluate_all("""async els => {  // a case's body is built when it opens
+            els.forEach(e => { e.open = true; });
+            for (let n = 0; n < 100 && !els.every(e => e.querySelector('dl')); n += 1) {
+              await new Promise(r => setTimeout(r, 20));
+            }
+            return els.every(e => e.querySelector('dl'));
+        }""")
+        first_codes = listed.locator("dl > dd:first-of-type > code:first-child")
+        assert first_codes.all_inner_texts() == [c.record.id for c in cases]
+        assert detail.locator("dd.message").all_inner_texts() == [c.record.message for c in cases]
+        assert detail.locator("code.repro").all_inner_texts() == [c.record.reproduce for c in cases]
+        page.keyboard.press("Escape")
+
+        # a big cell lists its cases a page at a time
+        page.click("#f-reset")
+        wait_until(page, "location.hash === ''")
+        big = max((cell for row in report.rows for cell in row.cells.values()), key=lambda cell: len(cell.cases))
+        assert len(big.cases) > 400
+        page.click(f"button.cell[data-open='{big.id}']")
+        listed = page.locator(f"#d-{big.id} details.case")
+        assert listed.count() == 200 and page.locator(f"#d-{big.id} h3").inner_text() == f"{len(big.cases)} cases"
+        more = page.locator(f"#d-{big.id} button.more-cases")
+        assert more.inner_text() == f"Show 200 more of {len(big.cases) - 200}"
+        more.click()
+        assert listed.count() == 400
+        assert listed.evaluate_all("els => els.map(e => e.id)") == [c.anchor for c in big.cases[:400]]
+        page.keyboard.press("Escape")
+
+        # search reaches the messages of cases that did not pass (built from the data on first use)
+        page.fill("#f-text", "exceeds the")
+        failing = {c.record.spec for c in report.cases if c.status.value != "pass" and "exceeds the" in c.record.message}
+        assert 0 < len(failing) and count(page).endswith(f" · {len(failing)} of {specs} specs")
+        page.fill("#f-text", "")
+
+        # every case that needs attention, listed on request; a row opens its case
+        page.click("#show-more")
+        attention = page.locator("#attention-list tbody tr")
+        assert attention.count() == len(report.attention) > 25
+        assert attention.locator("td:nth-child(3) code").all_inner_texts() == [c.record.id for c in report.attention]
+        last = report.attention[-1]
+        attention.last.click()
+        opened = page.locator(f"details.case[id='{last.anchor}']")
+        assert opened.get_attribute("open") is not None and last.record.message in opened.inner_text()
+        assert page.evaluate("location.hash") == f"#{last.anchor}"
+        page.keyboard.press("Escape")
+        assert page.console_messages == []
+    finally:
+        page.close()
+
+
+def test_a_linked_case_of_a_large_report_shows_its_incident_and_warnings(browser, large):
+    path, report = large
+    (case,) = [c for c in report.cases if c.record.warnings == ["UserWarning: <b>not bold</b>"]]
+    page = open_page(browser, path.as_uri() + f"#status=pass&open={case.anchor}")  # filtered out, listed anyway
+    try:
+        opened = page.locator(f"details.case[id='{case.anchor}']")
+        assert page.locator("#panel").is_visible() and opened.get_attribute("open") is not None
+        text = opened.inner_text()
+        assert "crash · SIGSEGV" in text and "in <script>alert(1)</script>" in text
+        assert opened.locator("ul.warnings li").all_inner_texts() == ["UserWarning: <b>not bold</b>"]
+        assert opened.locator("ul.warnings b, pre script").count() == 0  # text, never markup
+        assert case.record.message in text and case.record.reproduce in text
+        assert page.console_messages == []
+    finally:
+        page.close()
