@@ -35,7 +35,13 @@ RARE_UNITS = 30
 def units_needed(p: float) -> int:
     """Units for one call at p: MIN_UNITS, or enough that the rarer outcome is expected RARE_UNITS times."""
     rarer = min(p, 1 - p)
-    return MIN_UNITS if rarer <= 0 else max(MIN_UNITS, math.ceil(RARE_UNITS / rarer))
+    return MIN_UNITS if rarer <= 0 else shared_size(max(MIN_UNITS, math.ceil(RARE_UNITS / rarer)))
+
+
+def shared_size(units: int) -> int:
+    """units rounded up to a power of two: cases of every p then share a handful of shapes, and so the
+    graphs a shape-specialising compiler (XLA, mx.compile) builds for them."""
+    return 1 << max(0, units - 1).bit_length()
 
 
 def unit_shape(op: str, units: int, positions: int = 1) -> list[int]:
@@ -186,7 +192,7 @@ def _values_shape(op: str, params: dict[str, Any]) -> list[int]:
     or for both outcomes to show (two positions: a channel is dropped whole or not)."""
     p, factor = params["p"], params.get("delta_factor")
     if factor is not None and 0 < p < 1:
-        return unit_shape(op, max(_sized_units(p, factor), units_needed(p)))
+        return unit_shape(op, shared_size(max(_sized_units(p, factor), units_needed(p))))
     return unit_shape(op, units_needed(p), 2 if op in CHANNEL_OPS else 1)
 
 
@@ -214,7 +220,7 @@ def unbiasedness(ctx: CheckContext) -> Verdict:
       E[y] within that resolution; at p = 2^-10 in bfloat16 it rounds to 1 and the bias is -p.
     Deterministic given v, so the verdict never hangs on the power of the test."""
     p, dtype, factor = ctx.params["p"], ctx.params.get("dtype", "float32"), ctx.params.get("delta_factor", 1.0)
-    n_units = max(_sized_units(p, factor), units_needed(p))
+    n_units = shared_size(max(_sized_units(p, factor), units_needed(p)))
     x = cast(np.ones(unit_shape(ctx.op, n_units)), dtype)
     obs = ctx.session().run(x, p)
     if obs.error:
