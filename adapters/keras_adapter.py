@@ -31,7 +31,7 @@ adapters/tensorflow_adapter.py for which flavour. A layer's randomness lives in 
 state variable (random/seed_generator.py:88-96, advanced by next(): :98-111), so the compiled callable
 runs the layer inside `keras.StatelessScope` with that state as an argument, as Layer.stateless_call
 does (layers/layer.py:1174-1189) but through `layer(x)` itself, keeping __call__'s input checks and
-dtype autocasting. One compiled callable per (op, form, p, training, grad, seeding) serves every call:
+dtype autocasting. One compiled callable per (op, form, p, training, grad, seeding, rank) serves every call:
 each call's fresh layer (or SeedGenerator) hands over its initial state, so a call draws exactly what
 the same fresh layer would draw eagerly. keras.random.dropout's explicit seed is compiled the way Keras
 documents for traced code, as a SeedGenerator (random/seed_generator.py:19-35): SeedGenerator(s) first
@@ -234,7 +234,9 @@ class KerasSession(AdapterSession):
         self.check_compilable(call)
         draw = self.draw(call, seed)
         cache = self.cache_for(call)
-        key = (call.op, call.form, call.p, call.training, call.grad, call.seeding)
+        # The rank too, as a model's compiled step has one input rank: tf.function(reduce_retracing=True)
+        # relaxes inputs of several ranks to an unknown rank, which Keras's ops.shape refuses.
+        key = (call.op, call.form, call.p, call.training, call.grad, call.seeding, call.x.ndim)
         if cache is None:
             fn = compile_draw(draw, call.grad)
         else:
