@@ -121,8 +121,8 @@ def test_missing_ops_are_skipped_by_the_engine(adapter: Adapter) -> None:
     for op in set(OPS) - set(adapter.ops()):
         case = next(c for s in specs if op in s.ops for c in expand(s, target) if c.op == op)
         record = run_case(case, "5a1ce010")
-        assert record["status"] == "skipped", record["message"]
-        assert record["message"] == f"not offered: {adapter.name} offers no {op}"
+        assert record.status == "skipped", record.message  # Status is a str enum
+        assert record.message == f"not offered: {adapter.name} offers no {op}"
 
 
 def test_channel_dropout_through_the_engine(adapter: Adapter) -> None:
