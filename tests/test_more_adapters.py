@@ -14,8 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from conformance.adapter_kit import AdapterSession, SeedStream, with_warnings
-from conformance.api import OPS, Adapter, Call
+from conformance.adapter_kit import AdapterSession, SeedStream, call_seed, with_warnings
+from conformance.api import MODES, OPS, SEEDING_PATHS, Adapter, Call, NotOffered
 from conformance.arrays import LAYOUTS, channel_noise_shape
 from conformance.checks import CHECKS, CheckContext
 from conformance.checks.alpha import ALPHA_PRIME, alpha_constants, dropped_mask
@@ -28,6 +28,7 @@ NEEDS = {
     "tinygrad": ["tinygrad"], "onnxruntime": ["onnxruntime", "onnx"],
 }
 FAMILY_DIRS = ("dropout", "channel_dropout", "alpha_dropout")
+KERAS_FAMILY = ("tensorflow", "keras-jax", "keras-torch")
 
 
 def _keras_backend_clash(name: str) -> str | None:
@@ -43,9 +44,8 @@ def _keras_backend_clash(name: str) -> str | None:
     return None if chosen == wanted else f"this process runs keras-{chosen}"
 
 
-@pytest.fixture(params=sorted(NEEDS))
-def adapter(request: pytest.FixtureRequest) -> Adapter:
-    name = request.param
+def _load(name: str) -> Adapter:
+    """The adapter called `name`, or a skip where it cannot load in this process."""
     for module in NEEDS[name]:
         pytest.importorskip(module)
     clash = _keras_backend_clash(name)
@@ -53,6 +53,17 @@ def adapter(request: pytest.FixtureRequest) -> Adapter:
         pytest.skip(clash)
     from conformance.targets import load_adapter
     return load_adapter(name)
+
+
+@pytest.fixture(params=sorted(NEEDS))
+def adapter(request: pytest.FixtureRequest) -> Adapter:
+    return _load(request.param)
+
+
+@pytest.fixture(params=KERAS_FAMILY)
+def keras_family(request: pytest.FixtureRequest) -> Adapter:
+    """The adapters built on adapters.keras_adapter: Keras 3 on each backend, tf.keras in tensorflow."""
+    return _load(request.param)
 
 
 def _session(adapter: Adapter, seed: int = 7):
@@ -110,8 +121,8 @@ def test_missing_ops_are_skipped_by_the_engine(adapter: Adapter) -> None:
     for op in set(OPS) - set(adapter.ops()):
         case = next(c for s in specs if op in s.ops for c in expand(s, target) if c.op == op)
         record = run_case(case, "5a1ce010")
-        assert record["status"] == "skipped", record["message"]
-        assert record["message"] == f"not offered: {adapter.name} offers no {op}"
+        assert record.status == "skipped", record.message  # Status is a str enum
+        assert record.message == f"not offered: {adapter.name} offers no {op}"
 
 
 def test_channel_dropout_through_the_engine(adapter: Adapter) -> None:
@@ -131,6 +142,88 @@ def test_alpha_dropout_constants(adapter: Adapter) -> None:
                        {"shape": [16, 64, 4], "p": 0.5}, seed=5)
     verdict = CHECKS["alpha-values"].fn(ctx)
     assert verdict.conforms, verdict.message
+
+
+# ---------------------------------------------------------------- Keras, TensorFlow: modes, seeding paths
+
+def _outputs(adapter: Adapter, mode: str, seed: int, call: Call, calls: int = 2) -> list:
+    session = adapter.open(adapter.devices()[0], mode, seed)
+    return [session.call(call) for _ in range(calls)]
+
+
+def _need_mode(adapter: Adapter, mode: str) -> None:
+    if mode not in adapter.modes():
+        pytest.skip(f"{adapter.name} has no {mode} mode here")
+
+
+def test_keras_family_offers_compiled_mode_and_both_seeding_paths(keras_family: Adapter) -> None:
+    assert keras_family.seeding_paths == ("explicit", "global")  # explicit first: the results so far
+    assert keras_family.modes()[0] == "eager"
+    if keras_family.name != "keras-torch":  # torch.compile needs a C++ compiler on CPU; the others do not
+        assert keras_family.modes() == ("eager", "compiled")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("seeding", SEEDING_PATHS)
+@pytest.mark.parametrize("form", ["module", "functional"])
+def test_keras_family_streams_reproduce_per_seed(keras_family: Adapter, mode: str, seeding: str,
+                                                 form: str) -> None:
+    """Every mode and path: a session seed replays its stream (compiled: first from a cold cache, then a
+    warm one: p is this test's own), successive calls draw fresh masks, another seed another stream."""
+    _need_mode(keras_family, mode)
+    call = Call(op="dropout", x=np.ones((32, 32), np.float32), p=0.375, form=form, seeding=seeding)
+    try:
+        first = [o.y for o in _outputs(keras_family, mode, 21, call)]
+    except NotOffered as e:  # Keras documents unseeded random ops as unsupported under JAX tracing
+        unsupported = ("keras-jax", "compiled", "functional", "global")
+        assert (keras_family.name, mode, form, seeding) == unsupported, e
+        pytest.skip(str(e))
+    np.testing.assert_array_equal(first, [o.y for o in _outputs(keras_family, mode, 21, call)])
+    assert not np.array_equal(first[0], first[1])
+    assert not np.array_equal(first[0], _outputs(keras_family, mode, 22, call, 1)[0].y)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize("form", ["module", "functional"])
+def test_compiled_draws_what_eager_draws_on_the_explicit_path(keras_family: Adapter, form: str,
+                                                              grad: bool) -> None:
+    """A compiled call hands over its fresh layer's (or seed's) state, so it draws the eager call's mask;
+    its gradient comes from the same forward pass (x = 1: d sum(y)/dx = y)."""
+    _need_mode(keras_family, "compiled")
+    call = Call(op="dropout", x=np.ones((32, 32), np.float32), p=0.25, form=form, grad=grad)
+    eager, compiled = (_outputs(keras_family, mode, 5, call) for mode in MODES)
+    for e, c in zip(eager, compiled):
+        np.testing.assert_array_equal(e.y == 0, c.y == 0)
+        if grad:
+            np.testing.assert_allclose(c.grad, c.y)
+
+
+def test_explicit_layer_seed_is_the_session_stream(keras_family: Adapter) -> None:
+    """The usual path, unchanged: the n-th call is Dropout(rate, seed=call_seed(session seed, n))."""
+    import keras
+    x = np.ones((16, 16), np.float32)
+    got = [o.y for o in _outputs(keras_family, "eager", 8, Call(op="dropout", x=x, p=0.5), 2)]
+    for n, y in enumerate(got):
+        layer = keras.layers.Dropout(0.5, seed=call_seed(8, n))
+        np.testing.assert_array_equal(y, keras.ops.convert_to_numpy(layer(x, training=True)))
+
+
+def test_compiled_callables_are_shared_across_calls_and_sessions(keras_family: Adapter) -> None:
+    from adapters.keras_adapter import _COMPILED
+    _need_mode(keras_family, "compiled")
+    call = Call(op="dropout", x=np.ones((8, 8), np.float32), p=0.3125)
+    before = len(_COMPILED)
+    for seed in (1, 2):
+        _outputs(keras_family, "compiled", seed, call)
+    assert len(_COMPILED) == before + 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_compiled_mode_raises_what_eager_raises(keras_family: Adapter, mode: str) -> None:
+    """Dropout checks rate when it is built, before anything is traced: both modes raise the same."""
+    _need_mode(keras_family, mode)
+    with pytest.raises(ValueError, match="rate"):
+        _outputs(keras_family, mode, 3, Call(op="dropout", x=np.ones((4, 4), np.float32), p=1.5), 1)
 
 
 # ---------------------------------------------------------------- shared engine pieces
