@@ -16,8 +16,9 @@ import numpy as np
 
 from .. import exact, stats
 from ..api import BATCHED_RANK, CHANNEL_OPS
-from ..arrays import cast, dtype_info, finfo, widen
+from ..arrays import cast, finfo, widen
 from . import CheckContext, Verdict, check
+from .alpha import ALPHA_PRIME
 from .masks import varying_axes
 from .params import EdgeGradientParams, InputValuesParams, RankParams, UnbiasednessParams
 
@@ -67,9 +68,6 @@ def affine(op: str, p: float) -> tuple[Decimal, Decimal, float, exact.RoundingBu
         return a, b, float(dropped), exact.ALPHA_BUDGET
     scale = exact.inverted_scale(p) if p < 1 else Decimal(0)
     return scale, Decimal(0), 0.0, exact.SCALE_BUDGET
-
-
-SPECIAL_VALUES = ("finite", "nan", "inf", "neg_inf", "neg_zero", "subnormal", "near_max")
 
 
 def special_value(kind: str, dtype: str) -> float:
@@ -127,11 +125,7 @@ def dropped_like(op: str, units: np.ndarray, p: float, dtype: str) -> np.ndarray
     if op not in ALPHA_OPS or p == 1:
         return np.all(units == 0, axis=1)
     a, b, _, budget = affine(op, p)
-    return kept_like(units, exact_alpha_prime(), a, b, dtype, budget).all(axis=1)
-
-
-def exact_alpha_prime() -> float:
-    return float(-exact.SELU_SCALE * exact.SELU_ALPHA)
+    return kept_like(units, ALPHA_PRIME, a, b, dtype, budget).all(axis=1)
 
 
 # ------------------------------------------------------------------ input values, p in [0, 1]
