@@ -80,6 +80,7 @@ def required_decisions(p0: float, delta: float | None = None, alpha: float = ALP
     return n
 
 
+@lru_cache(maxsize=None)  # 40 exact power evaluations; cases of every op, dtype and form share (n, p0)
 def min_detectable(n: int, p0: float, alpha: float = ALPHA, target: float = POWER) -> float:
     """Smallest |deviation| of the drop rate caught with the target power at sample size n."""
     if p0 <= 0.0 or p0 >= 1.0:
