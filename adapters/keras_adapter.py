@@ -21,7 +21,11 @@ Seeding paths (paths in keras/src of Keras 3.15):
   (utils/rng_utils.py:59-62, random/seed_generator.py:121-142). Both are reproducible per session
   seed. On torch, unseeded element-wise dropout is torch's own F.dropout on torch's global generator
   (backend/torch/random.py:144-173), which set_random_seed seeds with torch.manual_seed
-  (utils/rng_utils.py:67-70).
+  (utils/rng_utils.py:67-70); with a noise_shape (the channel ops) it still draws through a
+  SeedGenerator. Compiled on jax, keras.random.dropout(seed=None) is not offered: Keras documents the
+  global SeedGenerator as unsupported under JAX tracing (random/seed_generator.py:32-35, the "Remark
+  concerning the JAX backend" in keras.random's docstrings, e.g. random/random.py:201-204) and raises a
+  ValueError there (random/seed_generator.py:121-137).
 
 Modes: "compiled" is what `jit_compile=True` means to Keras's trainer on the backend: jax.jit of a
 stateless step whose state, seed state included, goes in as an argument (backend/jax/trainer.py:56,
