@@ -21,7 +21,11 @@ Seeding paths (paths in keras/src of Keras 3.15):
   (utils/rng_utils.py:59-62, random/seed_generator.py:121-142). Both are reproducible per session
   seed. On torch, unseeded element-wise dropout is torch's own F.dropout on torch's global generator
   (backend/torch/random.py:144-173), which set_random_seed seeds with torch.manual_seed
-  (utils/rng_utils.py:67-70).
+  (utils/rng_utils.py:67-70); with a noise_shape (the channel ops) it still draws through a
+  SeedGenerator. Compiled on jax, keras.random.dropout(seed=None) is not offered: Keras documents the
+  global SeedGenerator as unsupported under JAX tracing (random/seed_generator.py:32-35, the "Remark
+  concerning the JAX backend" in keras.random's docstrings, e.g. random/random.py:201-204) and raises a
+  ValueError there (random/seed_generator.py:121-137).
 
 Modes: "compiled" is what `jit_compile=True` means to Keras's trainer on the backend: jax.jit of a
 stateless step whose state, seed state included, goes in as an argument (backend/jax/trainer.py:56,
@@ -89,15 +93,20 @@ def _grad_tensorflow(fn: Callable, x: Any) -> tuple[Any, Any]:
 GRADIENTS = {"jax": _grad_jax, "torch": _grad_torch, "tensorflow": _grad_tensorflow}
 
 
-def _jax_jit(fn: Callable) -> Callable:
+def _persist_jax_compiles() -> None:
+    """Keep every XLA executable on disk, as Keras's docs advise (trainers/trainer.py:136-145) and the jax
+    adapter does, under build/cache/ unless the user chose a cache directory: each p is a compile of its
+    own under jit (Keras reads rate in Python), eager mode compiles each primitive per shape and dtype,
+    and XLA takes seconds over the threefry kernel on CPU."""
     import jax
-    # Each p is a compile of its own (Keras reads rate in Python) and XLA takes seconds over the threefry
-    # kernel on CPU: keep every executable on disk, as Keras's docs advise (trainers/trainer.py:136-145)
-    # and the jax adapter does, under build/cache/ unless the user chose a cache directory.
     if jax.config.jax_compilation_cache_dir is None:
         jax.config.update("jax_compilation_cache_dir", str(cache_dir("jax")))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def _jax_jit(fn: Callable) -> Callable:
+    import jax
     return jax.jit(fn)  # traces again for each new shape and dtype, as the trainer's jit does
 
 
@@ -186,6 +195,8 @@ class KerasSession(AdapterSession):
         self.seeds = SeedStream(seed)  # "explicit": one seed per call
         self.compiled = compiled
         keras.utils.set_random_seed(seed)  # "global": Python, NumPy, backend and Keras's global state
+        if keras.backend.backend() == "jax":
+            _persist_jax_compiles()
 
     def tensor(self, x: np.ndarray) -> Any:
         return keras.ops.convert_to_tensor(x)

@@ -163,15 +163,18 @@ def test_keras_family_offers_compiled_mode_and_both_seeding_paths(keras_family: 
         assert keras_family.modes() == ("eager", "compiled")
 
 
+# dropout2d too: unseeded, Keras on torch draws element-wise masks from torch's generator but channel
+# masks from its global SeedGenerator, whose advance must survive compilation.
+@pytest.mark.parametrize("op, shape", [("dropout", (32, 32)), ("dropout2d", (16, 2, 2, 32))])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("seeding", SEEDING_PATHS)
 @pytest.mark.parametrize("form", ["module", "functional"])
 def test_keras_family_streams_reproduce_per_seed(keras_family: Adapter, mode: str, seeding: str,
-                                                 form: str) -> None:
+                                                 form: str, op: str, shape: tuple[int, ...]) -> None:
     """Every mode and path: a session seed replays its stream (compiled: first from a cold cache, then a
     warm one: p is this test's own), successive calls draw fresh masks, another seed another stream."""
     _need_mode(keras_family, mode)
-    call = Call(op="dropout", x=np.ones((32, 32), np.float32), p=0.375, form=form, seeding=seeding)
+    call = Call(op=op, x=np.ones(shape, np.float32), p=0.375, form=form, seeding=seeding)
     try:
         first = [o.y for o in _outputs(keras_family, mode, 21, call)]
     except NotOffered as e:  # Keras documents unseeded random ops as unsupported under JAX tracing
