@@ -41,6 +41,20 @@ def binom_p_values(k: np.ndarray, n: int, p0: float) -> np.ndarray:
     return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
 
 
+def binom_tolerance_p_value(k: int, n: int, p0: float, tolerance: float) -> float:
+    """Exact test of H0: the true rate lies within p0 +- tolerance. Twice the tail of k beyond the nearer
+    end of that interval (1 inside it), so at every rate in the interval it rejects with probability at
+    most alpha: a rate the claim tolerates never fails by more than chance however large n grows."""
+    lo, hi = max(0.0, p0 - tolerance), min(1.0, p0 + tolerance)
+    if k > n * hi:
+        tail = stats.binom.sf(k - 1, n, hi)
+    elif k < n * lo:
+        tail = stats.binom.cdf(k, n, lo)
+    else:
+        return 1.0
+    return float(min(1.0, 2.0 * tail))
+
+
 @lru_cache(maxsize=None)
 def _rejection_bounds(n: int, p0: float, alpha: float) -> tuple[int, int]:
     """(k_lo, k_hi): reject when k <= k_lo or k >= k_hi."""

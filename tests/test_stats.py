@@ -103,6 +103,28 @@ def test_binom_test_never_exceeds_its_level(n: int, p0: float, alpha: float) -> 
     assert sp.binom.pmf(k, n, p0)[p_values <= alpha].sum() <= alpha
 
 
+@pytest.mark.parametrize("n, p0, tolerance", [(2000, 0.01, 0.001), (500, 0.5, 0.05), (4000, 0.001, 0.0001)])
+@pytest.mark.parametrize("alpha", [1e-2, 1e-4])
+def test_tolerance_test_never_exceeds_its_level_inside_the_interval(n: int, p0: float, tolerance: float,
+                                                                     alpha: float) -> None:
+    """At every true rate within p0 +- tolerance, P(p-value <= alpha) <= alpha, ends included."""
+    k = np.arange(n + 1)
+    p_values = np.array([stats.binom_tolerance_p_value(int(i), n, p0, tolerance) for i in k])
+    for q in np.linspace(p0 - tolerance, p0 + tolerance, 9):
+        assert sp.binom.pmf(k, n, q)[p_values <= alpha].sum() <= alpha
+
+
+def test_tolerance_test_is_one_inside_and_rejects_far_outside() -> None:
+    n = 524288
+    assert stats.binom_tolerance_p_value(round(0.0105 * n), n, 0.01, 0.001) == 1.0
+    assert stats.binom_tolerance_p_value(round(0.0095 * n), n, 0.01, 0.001) == 1.0
+    assert stats.binom_tolerance_p_value(round(0.0135 * n), n, 0.01, 0.001) < 1e-12
+    assert stats.binom_tolerance_p_value(round(0.0065 * n), n, 0.01, 0.001) < 1e-12
+    # A point null would reject 11/1024 (float16 draws at p = 0.01) here; the tolerance keeps it.
+    assert stats.binom_p_value(round(11 / 1024 * n), n, 0.01) < 1e-6
+    assert stats.binom_tolerance_p_value(round(11 / 1024 * n), n, 0.01, 0.001) == 1.0
+
+
 def test_fisher_pairs_independent_vs_identical() -> None:
     rng = np.random.default_rng(12345)
     a, b = rng.random(2**17) < 0.3, rng.random(2**17) < 0.3

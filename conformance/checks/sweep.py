@@ -201,18 +201,25 @@ def bias_resolution(p: float, factor: float = 1.0) -> float:
     return stats.rate_delta(p) * factor / (1 - p)
 
 
+def rate_tolerance(p: float, factor: float = 1.0) -> float:
+    """The drop-rate error unbiasedness tolerates: half the rate error its resolution stands for. The
+    drop rate itself is sweep-drop-rate's claim; here a rate error matters for the bias it adds."""
+    return stats.rate_delta(p) * factor / 2
+
+
 @check("unbiasedness", UnbiasednessParams, false_alarm=lambda params: SWEEP_ALPHA)
 def unbiasedness(ctx: CheckContext) -> Verdict:
     """E[y] = x: the mean output over dropped and kept units together equals the input.
 
     With a constant input x = 1 every kept unit holds one value v and the mean is (n - k) v / n for k
     dropped units, so E[y] = (1 - q) v for the true drop rate q. Two parts, both needed:
-    - the exact two-sided binomial test of k against p (sized to catch a rate off by delta_factor *
-      rate_delta(p) with power 0.999 at SWEEP_ALPHA), which bounds q; and
-    - the bias v leaves at rate p, (1 - p) v - 1, within bias_resolution(p), that rate error over 1 - p:
-      the bias the test itself resolves. A scale rounded to the dtype passes only if its rounding leaves
-      E[y] within that resolution; at p = 2^-10 in bfloat16 it rounds to 1 and the bias is -p.
-    Deterministic given v, so the verdict never hangs on the power of the test."""
+    - the bias v leaves at rate p, (1 - p) v - 1, within bias_resolution(p): a scale rounded to the dtype
+      passes only if its rounding leaves E[y] within it; at p = 2^-10 in bfloat16 it rounds to 1 and the
+      bias is -p. Deterministic given v, so this part never hangs on chance or power.
+    - the exact test that q lies within rate_tolerance(p) of p (an interval null, not a point null: a
+      rate a little off, as float16 draws at p = 0.01 are, would otherwise fail at random once n is large).
+      n is sized so that a rate off by delta_factor * rate_delta(p) beyond that tolerance fails with power
+      0.999 at SWEEP_ALPHA; the verdict reports the rate error caught."""
     p, dtype, factor = ctx.params["p"], ctx.params.get("dtype", "float32"), ctx.params.get("delta_factor", 1.0)
     n_units = shared_size(max(_sized_units(p, factor), units_needed(p)))
     x = cast(np.ones(unit_shape(ctx.op, n_units)), dtype)
@@ -228,15 +235,18 @@ def unbiasedness(ctx: CheckContext) -> Verdict:
                        f"{kept_values.size} distinct kept values for a constant input: {kept_values[:4].tolist()}")
     v = float(kept_values[0])
     bias = (1 - p) * v - 1
-    p_value = stats.binom_p_value(k, n, p)
+    tolerance = rate_tolerance(p, factor)
+    p_value = stats.binom_tolerance_p_value(k, n, p, tolerance)
     resolution = bias_resolution(p, factor)
     observed = {"kept_value": v, "bias_at_p": float(f"{bias:.3g}"), "within_resolution": abs(bias) <= resolution,
-                "drop_rate": round(k / n, 6)}
+                "rate_within_tolerance": p_value > SWEEP_ALPHA, "drop_rate": round(k / n, 6)}
     conforms = abs(bias) <= resolution and p_value > SWEEP_ALPHA
     return Verdict(conforms, observed,
                    f"kept value {v!r}, so E[y]/x = (1-p) v = 1 {bias:+.3g} at rate p (resolution "
-                   f"{resolution:.2g}); dropped {k} of {n} (rate {k / n:.5f}), p-value {p_value:.3g}",
-                   p_value=p_value, n=n, min_detectable=stats.min_detectable(n, p, SWEEP_ALPHA), warnings=obs.warnings)
+                   f"{resolution:.2g}); dropped {k} of {n} (rate {k / n:.5f}; p {p:.5g} +- {tolerance:.2g} "
+                   f"tolerated), p-value {p_value:.3g}",
+                   p_value=p_value, n=n, min_detectable=tolerance + stats.min_detectable(n, p + tolerance, SWEEP_ALPHA),
+                   warnings=obs.warnings)
 
 
 # ------------------------------------------------------------------ gradients at p = 0 and p = 1
