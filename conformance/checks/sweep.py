@@ -177,7 +177,10 @@ def input_values(ctx: CheckContext) -> Verdict:
     else:
         message = f"{kind} input, p = {p}: dropped units hold {dropped_fate}; share {k / n:.5f}"
     sized = prm.get("delta_factor") is not None
-    return Verdict(conforms, observed, message, p_value=p_value, n=n, warnings=obs.warnings,
+    # With nothing looking dropped no rate was tested (the dropped units are indistinguishable from kept
+    # ones): no p-value to report, so the report and the p-value monitor do not read a 0 that passed.
+    return Verdict(conforms, observed, message, p_value=p_value if k or p == 0 else None, n=n,
+                   warnings=obs.warnings,
                    min_detectable=stats.min_detectable(n, p, SWEEP_ALPHA) if sized and 0 < p < 1 else None)
 
 
