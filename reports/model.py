@@ -415,7 +415,7 @@ KNOWN_ORDER = {
     "dtype": ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "bool"),
     "form": ("module", "functional"),
     "seeding": ("explicit", "global"),
-    "values": ("finite", "nan", "inf", "neg_zero", "subnormal", "near_max"),
+    "values": ("finite", "nan", "inf", "neg_inf", "neg_zero", "subnormal", "near_max"),
 }
 NUMERIC_AXES = frozenset({"rank", "p"})
 

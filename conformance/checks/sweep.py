@@ -19,7 +19,7 @@ from ..api import BATCHED_RANK, CHANNEL_OPS
 from ..arrays import cast, finfo, widen
 from . import CheckContext, Verdict, check
 from .alpha import ALPHA_PRIME
-from .masks import varying_axes
+from .masks import _axes_false_alarm, varying_axes
 from .params import EdgeGradientParams, InputValuesParams, RankParams, UnbiasednessParams
 
 ALPHA_OPS = ("alpha_dropout", "feature_alpha_dropout")
@@ -189,12 +189,15 @@ def _values_shape(op: str, params: dict[str, Any]) -> list[int]:
     or for both outcomes to show (two positions: a channel is dropped whole or not)."""
     p, factor = params["p"], params.get("delta_factor")
     if factor is not None and 0 < p < 1:
-        return unit_shape(op, shared_size(max(_sized_units(p, factor), units_needed(p))))
+        return unit_shape(op, sized_units(p, factor))
     return unit_shape(op, units_needed(p), 2 if op in CHANNEL_OPS else 1)
 
 
-def _sized_units(p: float, factor: float) -> int:
-    return stats.required_decisions(p, stats.rate_delta(p) * factor, SWEEP_ALPHA)
+def sized_units(p: float, factor: float) -> int:
+    """Units for a rate test at p sized to catch factor * rate_delta(p) (power 0.999 at SWEEP_ALPHA), and
+    never fewer than units_needed(p); a power of two, like every sweep shape."""
+    sized = stats.required_decisions(p, stats.rate_delta(p) * factor, SWEEP_ALPHA)
+    return shared_size(max(sized, units_needed(p)))
 
 
 # ------------------------------------------------------------------ unbiasedness
@@ -224,7 +227,7 @@ def unbiasedness(ctx: CheckContext) -> Verdict:
       n is sized so that a rate off by delta_factor * rate_delta(p) beyond that tolerance fails with power
       0.999 at SWEEP_ALPHA; the verdict reports the rate error caught."""
     p, dtype, factor = ctx.params["p"], ctx.params.get("dtype", "float32"), ctx.params.get("delta_factor", 1.0)
-    n_units = shared_size(max(_sized_units(p, factor), units_needed(p)))
+    n_units = sized_units(p, factor)
     x = cast(np.ones(unit_shape(ctx.op, n_units)), dtype)
     obs = ctx.session().run(x, p)
     if obs.error:
@@ -297,7 +300,6 @@ def rank_claim(op: str, rank: int) -> tuple[list[int], int, list[int] | None]:
 
 def _rank_false_alarm(params: dict[str, Any]) -> float:
     """mask-axes' bound for the claim at this rank, the largest over the ops (a case's params lack its op)."""
-    from .masks import _axes_false_alarm
     rank, p = params["rank"], params.get("p", 0.5)
     bounds = [_axes_false_alarm({"shape": shape, "claim_axes": claim, "p": p})
               for shape, _, claim in (rank_claim(op, rank) for op in BATCHED_RANK)]
