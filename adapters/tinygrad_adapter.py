@@ -7,7 +7,9 @@ feature-alpha variants are not offered. Seeding is global (`Tensor.manual_seed`)
 tinygrad's CPU device compiles its kernels with `$CC`, default `clang`
 (tinygrad/runtime/support/compiler_cpu.py). Without clang tinygrad finds no usable device
 ("RuntimeError: no usable devices" on the first tensor), so the adapter then reports tinygrad
-unavailable, with the install command, instead of listing a CPU that fails every case. (The PYTHON
+unavailable, with the install command, instead of listing a CPU that fails every case. The same
+holds for a `$CC` that cannot build tinygrad's kernels (gcc rejects its `--target=`): importing the
+adapter compiles one tiny kernel, bypassing tinygrad's kernel cache, which would hide the compiler. (The PYTHON
 device is an interpreter for debugging tinygrad, not what its users run.) With `CC` unset the
 adapter points it at the newest clang on PATH; bfloat16 kernels need clang >= 17 on x86 (older
 ones stop at "__bf16 is not supported on this target"), and where the compiler cannot build them,
@@ -52,6 +54,18 @@ if not os.environ.get("CC"):
         raise ImportError("tinygrad's CPU device compiles with clang, and there is no `clang` on PATH")
     os.environ["CC"] = _found  # read by tinygrad when it compiles its first kernel
 CC = os.environ["CC"]
+
+
+def _check_cpu_compiler() -> None:
+    """ImportError (tinygrad unavailable here) unless CC compiles a kernel the way tinygrad's CPU device does."""
+    from tinygrad import Device
+    try:
+        Device["CPU"].compiler.compile("int probe(void) { return 0; }")  # compile, not compile_cached
+    except (OSError, subprocess.CalledProcessError, RuntimeError) as exc:
+        raise ImportError(f"tinygrad's CPU device cannot compile its kernels with CC={CC}: {exc}") from exc
+
+
+_check_cpu_compiler()
 
 DTYPES = {dtypes.float16: "float16", dtypes.bfloat16: "bfloat16", dtypes.float32: "float32",
           dtypes.float64: "float64", dtypes.int32: "int32", dtypes.int64: "int64"}

@@ -92,6 +92,8 @@ class Adapter(ABC):
     # The seeding paths the framework offers (SEEDING_PATHS), its usual one first: a spec that names
     # none runs on the first; a path not listed is reported as not offered.
     seeding_paths: tuple[str, ...] = ("explicit",)
+    # The form a spec without a form axis runs in: the framework's usual one (Haiku has only a function).
+    default_form: str = "module"
 
     @abstractmethod
     def version(self) -> str: ...

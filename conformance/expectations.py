@@ -244,6 +244,13 @@ class ExpectationBook:
         """The built-in files alone (no adopter files), loaded once per process."""
         return ExpectationBook.load()
 
+    def inherited(self, key: str, framework: str) -> bool:
+        """The entry `key` came from a built-in file shared by a family (one `framework`'s file
+        inherits), not from the framework's own file or an adopter's file."""
+        if key in self.adopter_keys or "#" not in key:
+            return False
+        return Path(key.split("#", 1)[0]).stem != framework
+
     def unmatched(self, used_keys: set[str]) -> list[str]:
         """Adopter entries no case of the run used (a stale expectation file is a finding too)."""
         return [key for key in self.adopter_keys if key not in used_keys]

@@ -93,10 +93,13 @@ def _subset(expected: dict[str, Any], observed: dict[str, Any]) -> bool:
     return all(observed.get(k) == v for k, v in expected.items())
 
 
-def decide(verdict: Verdict | None, expectation: Expectation, not_offered: str | None) -> tuple[Status, str]:
-    """Status and message from what was seen and what the spec expects."""
+def decide(verdict: Verdict | None, expectation: Expectation, not_offered: str | None,
+           inherited: bool = False) -> tuple[Status, str]:
+    """Status and message from what was seen and what the spec expects. A divergence expected by a file
+    a family shares (`inherited`) may cover a form or feature one member lacks: not offered there is no
+    stale entry, while an implementation's own entry on a feature it does not offer is."""
     if not_offered is not None:
-        if expectation.outcome in ("not-offered", "conforms", "informational"):
+        if expectation.outcome in ("not-offered", "conforms", "informational") or inherited:
             return Status.SKIPPED, f"not offered: {not_offered}"
         return Status.STALE_EXPECTATION, f"expected a divergence but the feature is not offered: {not_offered}"
     assert verdict is not None
@@ -148,7 +151,8 @@ def _blank_record(case: Case, salt: str, expectation: Expectation, expectation_s
 def run_case(case: Case, salt: str, book: ExpectationBook | None = None,
              expectation_files: Sequence[str] = ()) -> Result:
     """Run one case; never raises for a framework's misbehaviour (that becomes the result)."""
-    expectation, expectation_source = expectation_for(case, book or ExpectationBook.shipped())
+    book = book or ExpectationBook.shipped()
+    expectation, expectation_source = expectation_for(case, book)
     record = _blank_record(case, salt, expectation, expectation_source, expectation_files)
     t = case.target
     verdict, not_offered, status, message = None, None, None, ""
@@ -165,7 +169,8 @@ def run_case(case: Case, salt: str, book: ExpectationBook | None = None,
         except Exception as exc:  # noqa: BLE001 - a crash in the adapter or check is an 'error' result
             status, message = Status.ERROR, f"{type(exc).__name__}: {exc}"
     if status is None:
-        status, message = decide(verdict, expectation, not_offered)
+        status, message = decide(verdict, expectation, not_offered,
+                                 book.inherited(expectation_source, t.adapter.name))
     if verdict is None:
         return replace(record, status=status, message=message)
     return replace(record, status=status, message=message, observed=verdict.observed, warnings=verdict.warnings,

@@ -95,5 +95,6 @@ def report_command(paths: list[str], output: Path) -> int:
         return 2
     bad = len(report.attention)
     print(f"report: {output} ({len(report.cases)} results, {len(report.columns)} targets, "
-          f"{len(report.runs)} run(s); {bad} need attention)")
+          f"{len(report.runs)} run(s); {bad} need attention; false-alarm bound of all runs together "
+          f"{report.false_alarm_bound:.3g})")
     return 0

@@ -136,6 +136,12 @@ class Report:
     def frameworks(self) -> list[str]:
         return sorted({c.framework for c in self.columns if not c.unavailable})
 
+    @property
+    def false_alarm_bound(self) -> float:
+        """The merged runs' whole-run bounds summed: the chance that any of them fails a correct
+        implementation (Bonferroni again), what a matrix's gate is held to."""
+        return sum(run.header.get("false_alarm_bound") or 0.0 for run in self.runs)
+
     def values(self, attr: str) -> list[str]:
         return sorted({getattr(c, attr) for c in self.columns if getattr(c, attr)})
 

@@ -6,6 +6,7 @@ anywhere; nothing here mocks a framework.
 from __future__ import annotations
 
 import importlib
+import os
 
 import ml_dtypes
 import numpy as np
@@ -16,7 +17,7 @@ from conformance.api import Adapter, Call, NotOffered
 from conformance.checks import CheckContext
 from conformance.checks.masks import channel_states
 
-FRAMEWORKS = {"torch": "torch", "mlx": "mlx.core", "jax": "flax"}
+FRAMEWORKS = {"torch": "torch", "mlx": "mlx.core", "flax-linen": "flax", "flax-nnx": "flax"}
 
 
 def adapter_for(name: str) -> Adapter:
@@ -41,6 +42,14 @@ def logical_run(adapter: Adapter, mode: str, x: np.ndarray, p: float, seed: int 
 
 def ones(shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
     return np.ones(shape, dtype=dtype)
+
+
+@pytest.mark.parametrize("name", os.environ.get("CONFORMANCE_REQUIRE_ADAPTERS", "").split())
+def test_required_adapters_load_here(name):
+    """Where an env installs a framework (tox sets this variable), its adapters must load and list a
+    device here: a framework that fails to import would otherwise only skip its tests."""
+    from conformance.targets import load_adapter
+    assert load_adapter(name).devices()
 
 
 def test_sessions_use_the_adapter_kit_call(adapter):
@@ -115,7 +124,7 @@ def test_gradient_uses_the_forward_mask(adapter, mode):
 
 
 def test_inplace_is_not_offered_by_immutable_frameworks():
-    for name in ("mlx", "jax"):
+    for name in ("mlx", "flax-linen", "flax-nnx"):
         try:
             adapter = adapter_for(name)
         except pytest.skip.Exception:
@@ -146,24 +155,35 @@ def test_mlx_compile_without_random_state_freezes_the_mask():
 
 
 @pytest.mark.parametrize("ndim,dims", [(1, ()), (2, ()), (3, (1,)), (4, (1, 2)), (5, (1, 2, 3))])
-def test_jax_broadcast_dims_are_the_spatial_axes(ndim, dims):
+def test_flax_broadcast_dims_are_the_spatial_axes(ndim, dims):
     pytest.importorskip("flax")
-    from adapters.jax_adapter import broadcast_dims
-    assert broadcast_dims("dropout2d", ndim) == dims
-    assert broadcast_dims("dropout", ndim) == ()
+    from adapters.jax_support import channel_broadcast_dims
+    assert channel_broadcast_dims("dropout2d", ndim) == dims
+    assert channel_broadcast_dims("dropout", ndim) == ()
 
 
-@pytest.mark.parametrize("form", ["module", "functional"])
-def test_jax_forms_both_drop_channels_and_evaluate_to_identity(form):
-    adapter = adapter_for("jax")
+@pytest.mark.parametrize("name", ["flax-linen", "flax-nnx"])
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_flax_modules_drop_channels_and_evaluate_to_identity(name, mode):
+    adapter = adapter_for(name)
     cpu = adapter.devices()[0]
     x = np.random.default_rng(1).uniform(0.5, 2, (4, 3, 3, 16)).astype(np.float32)  # native NHWC
-    session = adapter.open(cpu, "compiled", 3)
-    train = session.call(Call(op="dropout2d", x=x, p=0.5, form=form))
+    session = adapter.open(cpu, mode, 3)
+    train = session.call(Call(op="dropout2d", x=x, p=0.5))
     per_channel = (train.y == 0).reshape(4, 9, 16)
     assert np.all(per_channel.all(axis=1) | ~per_channel.any(axis=1))
-    evaluated = session.call(Call(op="dropout2d", x=x, p=0.5, form=form, training=False))
+    assert per_channel.any() and not per_channel.all()
+    evaluated = session.call(Call(op="dropout2d", x=x, p=0.5, training=False))
     assert np.array_equal(evaluated.y, x)
+
+
+@pytest.mark.parametrize("name", ["flax-linen", "flax-nnx"])
+def test_flax_has_no_functional_dropout(name):
+    """linen and nnx are separate implementations, each a module: neither stands in for a functional form."""
+    adapter = adapter_for(name)
+    session = adapter.open(adapter.devices()[0], "eager", 0)
+    with pytest.raises(NotOffered, match="no functional dropout"):
+        session.call(Call(op="dropout2d", x=ones((2, 2, 2, 2)), p=0.5, form="functional"))
 
 
 def test_torch_compiled_graphs_warn_when_traced_not_on_every_call():

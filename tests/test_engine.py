@@ -39,6 +39,16 @@ def test_decide_not_offered(expectation: Expectation, status: Status) -> None:
     assert decide(None, expectation, "no in-place mode")[0] is status
 
 
+def test_a_shared_divergence_on_a_form_one_member_lacks_is_not_stale() -> None:
+    """jax-common's entries cover both forms; Equinox offers no functional dropout: skipped, not stale. An
+    implementation's own entry on what it does not offer stays stale."""
+    assert decide(None, DIVERGES, "no functional form", inherited=True)[0] is Status.SKIPPED
+    book = ExpectationBook.shipped()
+    assert book.inherited("expectations/jax-common.yaml#0.1", "flax-linen")
+    assert not book.inherited("expectations/flax-linen.yaml#0", "flax-linen")
+    assert not book.inherited("default", "flax-linen") and not book.inherited("contract", "flax-linen")
+
+
 def test_seeds_are_31_bit_stable_and_distinct() -> None:
     seeds = {derive_seed("salt", f"test[{i}]") for i in range(1000)}
     assert len(seeds) == 1000 and all(0 <= s < 2**31 for s in seeds)

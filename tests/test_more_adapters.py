@@ -1,15 +1,17 @@
-"""Adapters for TensorFlow, Keras 3, PaddlePaddle, tinygrad and ONNX Runtime, the family specs and
-the alpha-dropout checks.
+"""Adapters for TensorFlow, Keras 3, PaddlePaddle, tinygrad, ONNX Runtime and Equinox, the family specs
+and the alpha-dropout checks.
 
 Each framework's tests skip where it is not installed (they never import together: every
-framework has its own virtualenv, see tox-more.ini). Keras reads its backend once per process, so
+framework has its own virtualenv, see tox.ini; .ci/run runs this file in each). Keras reads its backend once per process, so
 only the keras-* name whose backend matches KERAS_BACKEND (or the first importable one) runs.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +27,9 @@ from conformance.spec import SPECS_DIR, load_all
 NEEDS = {
     "tensorflow": ["tensorflow"], "keras-jax": ["keras", "jax"], "keras-torch": ["keras", "torch"],
     "paddle": ["paddle"], "paddle-nhwc": ["paddle"], "paddle-downscale": ["paddle"],
-    "tinygrad": ["tinygrad"], "onnxruntime": ["onnxruntime", "onnx"],
+    "tinygrad": ["tinygrad"], "onnxruntime": ["onnxruntime", "onnx"], "equinox": ["equinox"],
+    # a bare `import jittor` raises OSError (not ImportError) where nvcc exists without a GPU; the adapter fixes that
+    "jittor": ["adapters.jittor_adapter"],
 }
 FAMILY_DIRS = ("dropout", "channel_dropout", "alpha_dropout")
 KERAS_FAMILY = ("tensorflow", "keras-jax", "keras-torch")
@@ -227,6 +231,23 @@ def test_compiled_mode_raises_what_eager_raises(keras_family: Adapter, mode: str
     _need_mode(keras_family, mode)
     with pytest.raises(ValueError, match="rate"):
         _outputs(keras_family, mode, 3, Call(op="dropout", x=np.ones((4, 4), np.float32), p=1.5), 1)
+
+
+# ---------------------------------------------------------------- tinygrad: a listed device must be usable
+
+@pytest.mark.parametrize("cc", ["/nonexistent/cc", "false"])
+def test_tinygrad_is_unavailable_where_cc_cannot_build_its_kernels(cc: str) -> None:
+    """A missing compiler, or one that fails (gcc rejects tinygrad's --target=), makes tinygrad unavailable
+    with the install command, instead of a listed CPU that fails every case; tinygrad's kernel cache
+    must not hide it."""
+    pytest.importorskip("tinygrad")
+    probe = ("from conformance.targets import Unavailable, load_adapter\n"
+             "try:\n    load_adapter('tinygrad')\nexcept Unavailable as e:\n    print('UNAVAILABLE', e)\n")
+    proc = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "CC": cc},
+                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=300)
+    assert f"UNAVAILABLE tinygrad is unavailable here (tinygrad's CPU device cannot compile its kernels with CC={cc}" \
+        in proc.stdout, proc.stdout + proc.stderr
+    assert "apt-get install clang" in proc.stdout
 
 
 # ---------------------------------------------------------------- shared engine pieces

@@ -41,6 +41,16 @@ def test_merging_two_runs_gives_one_column_per_target_and_totals(two_files):
     assert [c.status for c in report.attention] == [Status.FAIL]
 
 
+def test_merged_runs_state_their_summed_false_alarm_bound(two_files, tmp_path):
+    """A matrix is several runs, and its gate fails when any of them does: the report sums their bounds."""
+    report = model.build(model.load(two_files))
+    assert report.false_alarm_bound == pytest.approx(4e-8)  # 2e-8 per run (report_data.document)
+    html = render(report)
+    assert 'id="matrix-bound"' in html and "All 2 runs together: false-alarm bound <b>4e-08</b>" in html
+    single = render(model.build(model.load(two_files[:1])))
+    assert 'id="matrix-bound"' not in single
+
+
 def test_cell_shows_worst_status_first_with_counts(two_files):
     report = model.build(model.load(two_files))
     row = next(r for r in report.rows if r.spec == "dropout2d-scaling")

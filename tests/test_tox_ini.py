@@ -17,7 +17,11 @@ from adapters import FRAMEWORKS
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORK_ENVS = ("torch", "mlx", "jax", "tfjs")
-MORE_ENVS = ("tensorflow", "keras-jax", "keras-torch", "paddle", "tinygrad", "onnxruntime")
+MORE_ENVS = ("tensorflow", "keras-jax", "keras-torch", "keras-openvino", "paddle", "tinygrad", "onnxruntime",
+             "mindspore", "jittor")
+# Envs that run several implementations from one install; every other env runs the one named like it.
+SHARED_ENVS = {"jax": ("flax-linen", "flax-nnx", "equinox", "haiku"), "tfjs": ("tfjs", "tfjs-layers"),
+               "paddle": ("paddle", "paddle-nhwc", "paddle-downscale")}
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +59,19 @@ def test_full_label_adds_every_other_framework_then_the_report(tox) -> None:
         assert f"--out {{toxinidir}}/build/results/{env}" in _commands(tox, env)
 
 
+def test_every_implementation_runs_in_exactly_one_env(tox) -> None:
+    """Every adapter module is some env's framework (a new adapter cannot be left out of `tox -m full`)."""
+    ran = [name for env in FRAMEWORK_ENVS + MORE_ENVS for name in re.findall(r"--framework (\S+)", _commands(tox, env))]
+    assert sorted(ran) == sorted(set(ran))
+    assert set(ran) == set(FRAMEWORKS) - {"reference"}  # the reference runs in the tests env
+    for env in FRAMEWORK_ENVS + MORE_ENVS:
+        assert re.findall(r"--framework (\S+)", _commands(tox, env)) == list(SHARED_ENVS.get(env, (env,)))
+
+
 def test_framework_envs_write_separate_results_and_junit(tox) -> None:
     outs = {}
     for env in FRAMEWORK_ENVS:
         commands = _commands(tox, env)
-        assert f"--framework {env}" in commands
         outs[env] = re.search(r"--out (\S+)", commands).group(1)
         assert f"--junit-xml {outs[env]}/junit.xml" in commands
     assert len(set(outs.values())) == len(FRAMEWORK_ENVS)
@@ -68,8 +80,10 @@ def test_framework_envs_write_separate_results_and_junit(tox) -> None:
 
 def test_each_framework_env_installs_only_its_framework(tox) -> None:
     extras = _section(tox, "torch")["extras"]
-    for env in ("torch", "mlx", "jax"):
-        assert f"{env}: {env}" in extras  # factor-conditional: torch env gets only [torch]
+    for env in ("torch", "mlx") + MORE_ENVS:
+        if env not in SHARED_ENVS:
+            assert f"{env}: {env}" in extras  # factor-conditional: torch env gets only [torch]
+    assert _section(tox, "jax")["extras"].strip() == "jax"
     assert "extras" not in _section(tox, "tfjs") and "extras" not in _section(tox, "report")
     tests_extras = set(_section(tox, "tests")["extras"].split())
     assert tests_extras == {"torch", "mlx", "jax", "test"}
@@ -92,7 +106,7 @@ def test_workflow_fans_out_and_uploads_even_on_failure(workflow) -> None:
     assert run["strategy"]["fail-fast"] is False
     include = run["strategy"]["matrix"]["include"]
     assert {e["framework"] for e in include} <= set(FRAMEWORKS)
-    assert {"torch", "jax", "mlx", "tfjs"} <= {e["framework"] for e in include}
+    assert {"torch", "flax-linen", "flax-nnx", "mlx", "tfjs"} <= {e["framework"] for e in include}
     assert len({(e["framework"], e["device"]) for e in include}) == len(include)
     assert all({"framework", "device", "runner", "extras"} <= set(e) for e in include)
     upload = next(s for s in run["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact"))

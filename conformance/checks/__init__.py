@@ -69,7 +69,7 @@ class SessionHandle:
         shape is not the input's raises OutputShapeMismatch: no element-wise claim can be read from it."""
         layout = "channels_first" if native else self.ctx.adapter.layout
         call = Call(op=self.ctx.op, x=to_native(x, layout, channel_axis), p=p, training=training,
-                    form=self.ctx.params.get("form", "module"), inplace=inplace, grad=grad,
+                    form=self.ctx.params.get("form", self.ctx.adapter.default_form), inplace=inplace, grad=grad,
                     seeding=self.ctx.seeding_path())
         try:
             out: Output = self.session.call(call)

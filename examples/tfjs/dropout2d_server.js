@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The conformance suite's process protocol (docs/adapters.md) around dropout2d.js:
 // one JSON request per line on stdin, one JSON answer per line on stdout.
-// `node dropout2d_server.js` serves dropout2d; `--impl tf.dropout` serves tfDropout2d.
+// `node dropout2d_server.js` serves dropout2d; `--impl tf.dropout` serves tfDropout2d; `--impl tf.layers`
+// serves TensorFlow.js's own layers (layers.js) as the framework tfjs-layers.
 'use strict';
 
 const crypto = require('crypto');
@@ -19,6 +20,7 @@ const {dropout2d, tfDropout2d} = require('./dropout2d');
 const IMPLS = {
   dropout2d: {name: 'tfjs', fn: dropout2d},
   'tf.dropout': {name: 'tfjs-dropout', fn: tfDropout2d},
+  'tf.layers': {name: 'tfjs-layers', layers: true},
 };
 const implArg = process.argv.indexOf('--impl');
 const IMPL = IMPLS[implArg > 0 ? process.argv[implArg + 1] : 'dropout2d'];
@@ -26,6 +28,7 @@ if (IMPL === undefined) {
   console.error(`unknown --impl; known: ${Object.keys(IMPLS).join(', ')}`);
   process.exit(2);
 }
+const LAYERS = IMPL.layers ? require('./layers') : null;
 
 const DTYPES = {float32: Float32Array, int32: Int32Array};  // what tfjs tensors can hold of ours
 // JS error classes as the Python names the specs use; anything else keeps its own name.
@@ -55,7 +58,31 @@ function callSeed(sessionSeed, index) {
   return digest.readUInt32LE(0) >>> 1;
 }
 
+// Every backend registered with this TensorFlow.js build (the pure-JS bundle registers only 'cpu' under
+// Node.js; tfjs-node, webgl or wasm would add theirs), as protocol devices: a label per backend.
+function layersDevices() {
+  const count = {};
+  return Object.keys(tf.engine().registryFactory).map((backend) => {
+    const kind = ['cpu', 'wasm', 'tensorflow'].includes(backend) ? 'cpu' : 'gpu';
+    const index = count[kind] = (count[kind] === undefined ? 0 : count[kind] + 1);
+    return {kind, name: kind === 'cpu' ? os.arch() : backend, backend, index};
+  });
+}
+
+function deviceLabel({kind, index}) {
+  return index ? `${kind}${index}` : kind;
+}
+
 function hello() {
+  if (LAYERS) {
+    return {
+      protocol: 1, name: IMPL.name, version: tf.version.tfjs, layout: 'channels_last',
+      ops: LAYERS.OPS, modes: ['eager'],
+      // global first: the one path all three layers share (AlphaDropout takes no seed)
+      seeding_paths: ['global', 'explicit'],
+      devices: layersDevices(),
+    };
+  }
   return {
     protocol: 1, name: IMPL.name, version: tf.version.tfjs, layout: 'channels_first',
     ops: ['dropout2d'], modes: ['eager'],
@@ -63,7 +90,12 @@ function hello() {
   };
 }
 
-function runCall(session, call, xSpec) {
+// The call's forward function x -> y: the layer on tfjs-layers, else the example's function.
+function forward(session, call, xSpec) {
+  if (LAYERS) {
+    const layer = LAYERS.layerCall(call, callSeed(session.seed, session.calls++));
+    return [decodeArray(xSpec), layer];
+  }
   if (call.op !== 'dropout2d') {
     throw new NotOffered(`this example implements only dropout2d, not ${call.op}`);
   }
@@ -72,17 +104,22 @@ function runCall(session, call, xSpec) {
   }
   // Both forms run the same function: TensorFlow.js has no Dropout2d layer.
   const x = decodeArray(xSpec);
-  const before = x.dataSync().slice();
   const options = {training: call.training, seed: callSeed(session.seed, session.calls++)};
+  return [x, (input) => IMPL.fn(input, call.p, options)];
+}
+
+function runCall(session, call, xSpec) {
+  const [x, fn] = forward(session, call, xSpec);
+  const before = x.dataSync().slice();
   let y;
   let grad = null;
   if (call.grad) {  // y and its gradient from one taped forward pass
     grad = tf.grad((input) => {
-      y = tf.keep(IMPL.fn(input, call.p, options));
+      y = tf.keep(fn(input));
       return y.sum();
     })(x);
   } else {
-    y = IMPL.fn(x, call.p, options);
+    y = fn(x);
   }
   const after = x.dataSync();
   const answer = {
@@ -96,12 +133,22 @@ function runCall(session, call, xSpec) {
 
 const sessions = new Map();
 
-function answer(request) {
+async function answer(request) {
   switch (request.op) {
     case 'hello':
       return hello();
     case 'open': {
       const id = sessions.size + 1;
+      if (LAYERS) {
+        const device = layersDevices().find((d) => deviceLabel(d) === request.device);
+        if (device === undefined) {
+          throw new Error(`no device ${request.device}`);
+        }
+        if (device.backend !== tf.getBackend() && !(await tf.setBackend(device.backend))) {
+          throw new Error(`backend ${device.backend} failed to initialise`);
+        }
+        LAYERS.seedGlobal(request.seed);  // the "global" path: Math.random, seeded once per session
+      }
       sessions.set(id, {seed: request.seed, calls: 0});
       return {session: id};
     }
@@ -125,7 +172,7 @@ function answer(request) {
 }
 
 function errorAnswer(err) {
-  if (err instanceof NotOffered) {
+  if (err instanceof NotOffered || (LAYERS && err instanceof LAYERS.NotOffered)) {
     return {not_offered: {message: err.message}};
   }
   const native = err && err.constructor ? err.constructor.name : 'Error';
@@ -142,7 +189,7 @@ async function main() {
     const request = JSON.parse(line);
     let result;
     try {
-      result = answer(request);
+      result = await answer(request);
     } catch (err) {
       result = errorAnswer(err);
     }
