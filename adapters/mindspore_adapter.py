@@ -33,9 +33,9 @@ import platform
 from conformance.adapter_kit import cache_dir
 
 os.environ.setdefault("GLOG_v", "3")  # MindSpore's C++ log: errors only (it logs to stderr)
-# A graph that fails to compile is dumped to rank_0/om/analyze_fail.ir under this path (default: the
+# A graph that fails to compile is dumped to rank_0/om/analyze_fail.ir under $MS_OM_PATH (default: the
 # working directory, i.e. the checkout): keep it with the caches.
-os.environ.setdefault("MS_DEV_SAVE_GRAPHS_PATH", str(cache_dir("mindspore")))
+os.environ.setdefault("MS_OM_PATH", str(cache_dir("mindspore")))
 
 import numpy as np
 import mindspore as ms

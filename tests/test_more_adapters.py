@@ -28,6 +28,7 @@ NEEDS = {
     "tensorflow": ["tensorflow"], "keras-jax": ["keras", "jax"], "keras-torch": ["keras", "torch"],
     "paddle": ["paddle"], "paddle-nhwc": ["paddle"], "paddle-downscale": ["paddle"],
     "tinygrad": ["tinygrad"], "onnxruntime": ["onnxruntime", "onnx"], "equinox": ["equinox"],
+    "keras-openvino": ["keras", "openvino"],
     # a bare `import jittor` raises OSError (not ImportError) where nvcc exists without a GPU; the adapter fixes that
     "jittor": ["adapters.jittor_adapter"],
 }
