@@ -20,8 +20,8 @@ from typing import Any, Callable
 import equinox as eqx
 import jax
 
-from adapters.jax_support import JaxAdapter, JaxSession, jitted, library_version, with_grad, without_grad
-from conformance.api import Adapter, Call, Device, NotOffered, Session
+from adapters.jax_support import JaxAdapter, JaxSession, jitted, with_grad, without_grad
+from conformance.api import Adapter, Call, NotOffered
 
 OPS = ("dropout",)
 
@@ -48,18 +48,5 @@ class EquinoxSession(JaxSession):
         return jitted((FRAMEWORK, call.grad), lambda: _make(call.grad), eqx.filter_jit)
 
 
-class EquinoxAdapter(JaxAdapter):
-    name = FRAMEWORK
-
-    def version(self) -> str:
-        return library_version(eqx.__version__)
-
-    def ops(self) -> tuple[str, ...]:
-        return OPS
-
-    def open(self, device: Device, mode: str, seed: int) -> Session:
-        return EquinoxSession(device, mode, seed)
-
-
 def make_adapter() -> Adapter:
-    return EquinoxAdapter()
+    return JaxAdapter(FRAMEWORK, eqx.__version__, OPS, EquinoxSession)

@@ -17,9 +17,9 @@ import flax
 import jax
 from flax import linen
 
-from adapters.jax_support import (JaxAdapter, JaxSession, channel_broadcast_dims, jitted, library_version,
+from adapters.jax_support import (JaxAdapter, JaxSession, channel_broadcast_dims, jitted,
                                   with_grad, without_grad)
-from conformance.api import Adapter, Call, Device, NotOffered, Session
+from conformance.api import Adapter, Call, NotOffered
 
 OPS = ("dropout", "dropout1d", "dropout2d", "dropout3d")
 
@@ -43,18 +43,5 @@ class LinenSession(JaxSession):
         return jitted((FRAMEWORK, call.grad, call.op, call.p, call.training, ndim), make, jax.jit)
 
 
-class LinenAdapter(JaxAdapter):
-    name = FRAMEWORK
-
-    def version(self) -> str:
-        return library_version(flax.__version__)
-
-    def ops(self) -> tuple[str, ...]:
-        return OPS
-
-    def open(self, device: Device, mode: str, seed: int) -> Session:
-        return LinenSession(device, mode, seed)
-
-
 def make_adapter() -> Adapter:
-    return LinenAdapter()
+    return JaxAdapter(FRAMEWORK, flax.__version__, OPS, LinenSession)

@@ -17,9 +17,9 @@ import flax
 import jax
 from flax import nnx
 
-from adapters.jax_support import (JaxAdapter, JaxSession, channel_broadcast_dims, jitted, library_version,
+from adapters.jax_support import (JaxAdapter, JaxSession, channel_broadcast_dims, jitted,
                                   with_grad, without_grad)
-from conformance.api import Adapter, Call, Device, NotOffered, Session
+from conformance.api import Adapter, Call, Device, NotOffered
 
 OPS = ("dropout", "dropout1d", "dropout2d", "dropout3d")
 
@@ -51,18 +51,5 @@ class NnxSession(JaxSession):
         return jitted((FRAMEWORK, call.grad), lambda: _make(call.grad), nnx.jit)
 
 
-class NnxAdapter(JaxAdapter):
-    name = FRAMEWORK
-
-    def version(self) -> str:
-        return library_version(flax.__version__)
-
-    def ops(self) -> tuple[str, ...]:
-        return OPS
-
-    def open(self, device: Device, mode: str, seed: int) -> Session:
-        return NnxSession(device, mode, seed)
-
-
 def make_adapter() -> Adapter:
-    return NnxAdapter()
+    return JaxAdapter(FRAMEWORK, flax.__version__, OPS, NnxSession)

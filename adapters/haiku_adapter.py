@@ -18,8 +18,8 @@ from typing import Callable
 import haiku as hk
 import jax
 
-from adapters.jax_support import JaxAdapter, JaxSession, jitted, library_version, with_grad, without_grad
-from conformance.api import Adapter, Call, Device, NotOffered, Session
+from adapters.jax_support import JaxAdapter, JaxSession, jitted, with_grad, without_grad
+from conformance.api import Adapter, Call, NotOffered
 
 OPS = ("dropout",)
 
@@ -43,19 +43,6 @@ class HaikuSession(JaxSession):
         return jitted((FRAMEWORK, call.grad, call.p), make, jax.jit)
 
 
-class HaikuAdapter(JaxAdapter):
-    name = FRAMEWORK
-    default_form = "functional"  # specs without a form axis call hk.dropout
-
-    def version(self) -> str:
-        return library_version(hk.__version__)
-
-    def ops(self) -> tuple[str, ...]:
-        return OPS
-
-    def open(self, device: Device, mode: str, seed: int) -> Session:
-        return HaikuSession(device, mode, seed)
-
-
 def make_adapter() -> Adapter:
-    return HaikuAdapter()
+    return JaxAdapter(FRAMEWORK, hk.__version__, OPS, HaikuSession,
+                      default_form="functional")  # specs without a form axis call hk.dropout

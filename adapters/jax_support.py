@@ -137,9 +137,22 @@ class JaxSession(AdapterSession):
 
 
 class JaxAdapter(Adapter):
-    """An implementation on JAX: channels-last, every JAX device, eager and jitted."""
+    """An implementation on JAX: channels-last, every JAX device, eager and jitted. Its version is the
+    library's (its dropout is under test; `when: version` matches it) with JAX's as the PEP 440 local
+    label, e.g. "0.12.8+jax0.10.2"."""
 
     layout = "channels_last"
+
+    def __init__(self, name: str, library_version: str, ops: tuple[str, ...], session: type[JaxSession],
+                 default_form: str = "module"):
+        self.name, self.default_form = name, default_form
+        self._version, self._ops, self._session = f"{library_version}+jax{jax.__version__}", ops, session
+
+    def version(self) -> str:
+        return self._version
+
+    def ops(self) -> tuple[str, ...]:
+        return self._ops
 
     def devices(self) -> list[Device]:
         return [Device(kind=kind, name=_device_name(d), backend="xla", index=i)
@@ -148,11 +161,8 @@ class JaxAdapter(Adapter):
     def modes(self) -> tuple[str, ...]:
         return ("eager", "compiled")
 
+    def open(self, device: Device, mode: str, seed: int) -> JaxSession:
+        return self._session(device, mode, seed)
+
     def compiled_graphs(self) -> int | None:
         return _BACKEND_COMPILES[0]
-
-
-def library_version(version: str) -> str:
-    """The library's version (its dropout is under test; `when: version` matches it), with JAX's as
-    the PEP 440 local label, e.g. "0.12.8+jax0.10.2"."""
-    return f"{version}+jax{jax.__version__}"
