@@ -1,8 +1,10 @@
 """MindSpore 2.x adapter: mindspore.nn.Dropout/Dropout1d/Dropout2d/Dropout3d (module form) and
 mindspore.ops.dropout/dropout1d/dropout2d/dropout3d (functional form), channels-first (NCHW).
 
-- Modes: "eager" is PyNative (MindSpore's default), the only mode the gate runs (MindSporeAdapter.modes
-  says why); a "compiled" session runs the same callable through `mindspore.jit` (GRAPH_MODE compilation of the function). MindSpore bakes a random op's seeds into
+- Modes: "eager" is PyNative (MindSpore's default); "compiled" runs the same callable through
+  `mindspore.jit` (GRAPH_MODE compilation of the function). jit re-reads a function's source from disk by the
+  line numbers recorded at import whenever it compiles, so editing this file during a compiled run makes it
+  parse the wrong function ("TypeError: The parameters number of the function is 3"). MindSpore bakes a random op's seeds into
   the graph when it compiles it (ops/function/nn_func.py `dropout`: `_get_seed(seed, "dropout")` runs
   while tracing), so a graph compiled before `set_seed` ignores it: compiled callables live for one
   session (compiled after the session's `set_seed`, as a user compiles after seeding), one per
@@ -194,12 +196,7 @@ class MindSporeAdapter(Adapter):
         return list(_devices())
 
     def modes(self) -> tuple[str, ...]:
-        # Not "compiled" (yet): in a long process, mindspore.jit once ran a graph parsed from the enclosing
-        # _callable instead of the nested function ("TypeError: The parameters number of the function is 3,
-        # but the number of provided arguments is 1"): 1 failed run in a 20-salt false-alarm campaign
-        # (fa-c79435-19), the adapter's doing or MindSpore's, not a dropout behaviour. The compiled session
-        # stays available to open() for the seed finding's test. It also cost 105 s a run against 13 s eager.
-        return ("eager",)
+        return ("eager", "compiled")
 
     def ops(self) -> tuple[str, ...]:
         return tuple(FUNCTIONAL)

@@ -34,7 +34,7 @@ def test_describes_itself(adapter) -> None:
     assert adapter.name == "mindspore" and adapter.version() == ms.__version__
     assert adapter.layout == "channels_first"
     assert adapter.ops() == ("dropout", "dropout1d", "dropout2d", "dropout3d")
-    assert adapter.modes() == ("eager",)  # compiled sessions open, but the gate does not run them (modes())
+    assert adapter.modes() == ("eager", "compiled")
     assert adapter.seeding_paths == ("global", "explicit")
     devices = adapter.devices()
     assert devices[0].kind == "cpu"
