@@ -99,7 +99,6 @@ class JaxSession(AdapterSession):
     def __init__(self, device: Device, mode: str, seed: int):
         self.device = jax.devices(device.kind)[device.index]
         self.compiled = mode == "compiled"
-        self.seed = seed
         use_persistent_cache()
         with jax.default_device(self.device):
             self.key = jax.random.key(seed)
