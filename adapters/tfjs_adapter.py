@@ -27,6 +27,9 @@ INSTALL = "npm ci --prefix examples/tfjs  (needs Node.js >= 18)"
 NODE = shutil.which("node")
 if NODE is None:
     raise ImportError(f"no `node` on PATH; install Node.js >= 18, then: {INSTALL}")
+if not (EXAMPLE_DIR / "dropout2d_server.js").is_file():  # an installed wheel ships no examples/
+    raise ImportError(f"{EXAMPLE_DIR} lacks the TensorFlow.js server: point CONFORMANCE_TFJS_DIR at a clone's "
+                      f"examples/tfjs, then run there: {INSTALL}")
 if not (EXAMPLE_DIR / "node_modules" / "@tensorflow" / "tfjs").is_dir():
     raise ImportError(f"{EXAMPLE_DIR / 'node_modules'} lacks @tensorflow/tfjs; run: {INSTALL}")
 

@@ -18,17 +18,17 @@ import numpy as np
 
 from .api import Call, Output, Session
 from .arrays import cast, dtype_name, same_values, via_float32
+from .locations import default_cache_dir
 
 __all__ = ["AdapterSession", "Forward", "cache_dir", "call_seed", "with_warnings", "SeedStream"]
 
 CACHE_ENV = "CONFORMANCE_CACHE_DIR"
-DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "build" / "cache"
 
 
 def cache_dir(name: str) -> Path:
     """Where a framework keeps its persistent compile cache: $CONFORMANCE_CACHE_DIR/<name>, else
-    build/cache/<name> in the checkout, a folder CI can keep between runs. Created on demand."""
-    path = Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE) / name
+    <default cache>/<name> (locations.default_cache_dir). Created on demand."""
+    path = Path(os.environ.get(CACHE_ENV) or default_cache_dir()) / name
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from . import results as res
 from .api import MODES
 from .expectations import EXPECTATIONS_DIR, ExpectationBook, ExpectationFileError, write_proposals
 from .progress import Progress
 from .record import Result, Status
 from .seeding import SALT_ENV, run_salt
-from .spec import SPECS_DIR, Spec, SpecError, load_all, matches_pattern
+from .spec import SPECS_DIR, Spec, SpecError, load_all, matches_pattern, spec_set_hash
 from .supervisor import TargetRun, TargetSettings, describe_exit, fault_lines, run_target, tail_lines
 from .targets import UsageError, check_adapter_ref, known_frameworks
 
@@ -64,7 +65,9 @@ def _add_run(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m conformance", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=_prog(), description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="print the suite's version and the hash of its spec set, then exit")
     sub = parser.add_subparsers(dest="verb", required=True)
     _add_run(sub)
     lp = sub.add_parser("list", help="list the specs with their behaviour and sources")
@@ -83,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("new")
     dp.add_argument("-o", "--output", default=None, help="also write an HTML diff here")
     return parser
+
+
+def _prog() -> str:
+    """The name the user typed: the console script, or the module form."""
+    return "dropout-conformance" if Path(sys.argv[0]).name == "dropout-conformance" else "python -m conformance"
+
+
+def version_line() -> str:
+    """Version and spec set: results record both, and `diff` warns when two runs' spec sets differ."""
+    return f"dropout-conformance {__version__}, spec set {spec_set_hash()} ({SPECS_DIR})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,6 +153,7 @@ class RunInputs:
     salt: str
     specs: list[Spec]
     spec_errors: list[SpecError]
+    spec_set: str
     results_path: Path
 
 
@@ -174,7 +188,7 @@ def validate_run(args) -> RunInputs:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out {args.out}: cannot create the results directory: {exc.strerror or exc}") from exc
-    return RunInputs(refs, book, salt, specs, spec_errors, out / "results.json")
+    return RunInputs(refs, book, salt, specs, spec_errors, spec_set_hash(Path(args.specs_dir)), out / "results.json")
 
 
 def _load_specs(specs_dir: str) -> tuple[list[Spec], list[SpecError]]:
@@ -278,7 +292,7 @@ class Gathered:
             self._save()
 
     def _save(self) -> None:
-        header = res.run_header(self.inputs.salt, self.targets, self.false_alarm, self.argv)
+        header = res.run_header(self.inputs.salt, self.inputs.spec_set, self.targets, self.false_alarm, self.argv)
         header["expectation_files"] = self.args.expectations
         header["unmatched_expectations"] = _unmatched(self.inputs.book, self.results)
         res.write_atomic(self.inputs.results_path, res.document(header, self.inputs.specs, self.unique()))

@@ -36,11 +36,11 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .locations import EXPECTATIONS_DIR
 from .record import Result, Status
 from .spec import Spec
 from .yamlio import describe_yaml_error, load_yaml
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 Outcome = Literal["conforms", "diverges", "not-offered", "informational"]
 INFORMATIONAL_REASON = ("the frameworks' docs leave this behaviour open; recorded for information, "
                         "not judged (declare strict=True on the adapter to be held to the reference)")

@@ -1,7 +1,9 @@
 """pytest plugin: YAML specs become test items, one per (spec, case, execution target).
 
-Use with ``pytest -p conformance.plugin specs/ --framework torch``. Each finished item appends
-its result record to ``--results-jsonl`` as one JSON line, so a crash loses nothing already run.
+Use with ``pytest -p conformance.plugin --framework torch`` (an installed suite: ``pytest --dropout-conformance``,
+see pytest_entry.py). Without paths it collects the specs of ``--specs-dir`` (the shipped ones by default).
+Each finished item appends its result record to ``--results-jsonl`` as one JSON line, so a crash loses nothing
+already run.
 """
 from __future__ import annotations
 
@@ -116,6 +118,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _crash_log_files.append(open(config.option.crash_log, "w", encoding="utf-8"))  # noqa: SIM115
         faulthandler.enable(file=_crash_log_files[-1], all_threads=True)
     config.stash[state_key] = RunState(config)
+    if config.args_source is not pytest.Config.ArgsSource.ARGS:  # no paths given: pytest would collect the cwd
+        config.args[:] = [str(config.stash[state_key].specs_dir)]
     if not _is_worker(config):
         config.pluginmanager.register(ResultWriter(config.stash[state_key], config), "conformance-results")
 

@@ -21,10 +21,12 @@ SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 FORMAT_VERSION = 1
 
 
-def run_header(salt: str, targets: list[dict[str, Any]], false_alarm: float, argv: list[str]) -> dict[str, Any]:
+def run_header(salt: str, spec_set: str, targets: list[dict[str, Any]], false_alarm: float,
+               argv: list[str]) -> dict[str, Any]:
     return {
         "format": FORMAT_VERSION,
         "suite_version": __version__,
+        "spec_set": spec_set,
         "salt": salt,
         "alpha": stats.ALPHA,
         "power": stats.POWER,

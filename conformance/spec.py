@@ -7,6 +7,7 @@ and never stops the other files from loading.
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import math
 import re
@@ -19,6 +20,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_validator)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from .locations import SPECS_DIR
 from .yamlio import describe_yaml_error, load_yaml
 
 BEHAVIORS = (
@@ -27,7 +29,6 @@ BEHAVIORS = (
     "inplace", "shape", "rate-homogeneity", "input-values", "unbiasedness",
 )
 Behavior = Literal[BEHAVIORS]  # type: ignore[valid-type]
-SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 AXES_FILE = "sweep-axes.yaml"  # in a specs directory: the sweep's named axes, not a spec
 MAX_CASES_PER_SPEC = 4096  # a grid past this is a mistake (the largest, sweep-input-values, has 1,680 cases)
 
@@ -286,6 +287,15 @@ def load_axes(root: Path = SPECS_DIR) -> tuple[dict[str, list[Any]], list[SpecEr
 
 def spec_files(root: Path = SPECS_DIR) -> list[Path]:
     return sorted(p for p in root.rglob("*.y*ml") if p.suffix in (".yaml", ".yml") and p.name != AXES_FILE)
+
+
+def spec_set_hash(root: Path = SPECS_DIR) -> str:
+    """Names a spec set: SHA-256 over each YAML file's path (relative to root) and bytes, sweep axes included,
+    12 hex digits. Equal hashes mean the same specs, cases and tolerances, so two runs are comparable."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def load_all(root: Path = SPECS_DIR) -> tuple[list[Spec], list[SpecError]]:

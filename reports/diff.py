@@ -130,8 +130,24 @@ def _groups(changes: list[Change]) -> list[tuple[str, str, list[Change], list[Bu
     return [(title, what, by_key[key], bunched(by_key[key])) for key, title, what in CATEGORIES]
 
 
-def as_text(changes: list[Change], old_path: Path, new_path: Path) -> str:
+def spec_set_warning(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> str | None:
+    """Why the changes may not be the implementations': the runs used different spec sets (or one cannot tell)."""
+    def described(doc: dict[str, Any]) -> str:
+        run = doc.get("run", {})
+        return f"spec set {run.get('spec_set', 'not recorded')}, suite {run.get('suite_version', '?')}"
+
+    old_set, new_set = (doc.get("run", {}).get("spec_set") for doc in (old_doc, new_doc))
+    if old_set is not None and old_set == new_set:
+        return None
+    cause = "used different spec sets" if old_set and new_set else "cannot be told to share a spec set"
+    return (f"warning: the two runs {cause} (old: {described(old_doc)}; new: {described(new_doc)}): a change "
+            f"may come from the specs, not from the implementation")
+
+
+def as_text(changes: list[Change], old_path: Path, new_path: Path, warning: str | None = None) -> str:
     lines = [f"diff {old_path} -> {new_path}: {len(changes)} outcome(s) changed"]
+    if warning:
+        lines.append(warning)
     for title, what, members, bunches in _groups(changes):
         if bunches:
             lines.append(f"\n{title} ({len(members)}; {what}; per spec and target):")
@@ -142,11 +158,12 @@ def as_text(changes: list[Change], old_path: Path, new_path: Path) -> str:
     return "\n".join(lines)
 
 
-def write_html(changes: list[Change], old_path: Path, new_path: Path, output: Path) -> None:
+def write_html(changes: list[Change], old_path: Path, new_path: Path, output: Path,
+               warning: str | None = None) -> None:
     from .html import environment
     template = environment().get_template("diff.html.j2")
     write_text_atomic(output, template.render(old=str(old_path), new=str(new_path), groups=_groups(changes),
-                                              total=len(changes)))
+                                              total=len(changes), warning=warning))
 
 
 def diff_command(old_path: Path, new_path: Path, html_out: Path | None) -> int:
@@ -156,8 +173,11 @@ def diff_command(old_path: Path, new_path: Path, html_out: Path | None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(as_text(changes, old_path, new_path))
+    warning = spec_set_warning(old_doc, new_doc)
+    if warning:
+        print(warning, file=sys.stderr)
+    print(as_text(changes, old_path, new_path, warning))
     if html_out is not None:
-        write_html(changes, old_path, new_path, html_out)
+        write_html(changes, old_path, new_path, html_out, warning)
         print(f"html: {html_out}")
     return 0

@@ -30,13 +30,14 @@ def record(spec: str, framework: str, status: str, *, mode: str = "eager", p: fl
                   reproduce=f"python -m conformance run --framework {framework} --spec '{test_id}' --salt s1").to_json()
 
 
-def document(framework: str, version: str, records: list[dict[str, Any]], salt: str = "s1") -> dict[str, Any]:
+def document(framework: str, version: str, records: list[dict[str, Any]], salt: str = "s1",
+             spec_set: str | None = "0123456789ab") -> dict[str, Any]:
     return {"run": {"format": 1, "suite_version": "0.1.0", "salt": salt, "alpha": 1e-9, "power": 0.999,
                     "delta": 0.01, "false_alarm_bound": 2e-8, "false_alarm_target": 1e-6, "python": "3.11",
                     "platform": "linux", "command": "python -m conformance run",
                     "targets": [{"framework": framework, "version": version, "device": "cpu", "device_kind": "cpu",
                                  "device_name": "x86_64", "backend": "native", "driver": None, "mode": "eager",
-                                 "layout": "channels_first"}]},
+                                 "layout": "channels_first"}]} | ({"spec_set": spec_set} if spec_set else {}),
             "specs": copy.deepcopy(SPECS), "results": records}
 
 

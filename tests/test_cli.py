@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conformance import __version__
 from conformance import results as res
 from conformance import stats
 from conformance.record import Status, results_of
+from conformance.spec import spec_set_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +45,19 @@ def test_reference_run_passes_the_gate(reference_run):
                if r.op == "dropout2d" and r.params.get("seeding") != "global")
     assert any(r.status is Status.SKIPPED and "no global seeding path" in r.message for r in results)
     assert all("not offered" in r.message for r in results if r.status is Status.SKIPPED)
+
+
+def test_results_and_version_name_the_suite_version_and_the_spec_set(reference_run, tmp_path):
+    _, doc = reference_run
+    assert doc["run"]["suite_version"] == __version__ and doc["run"]["spec_set"] == spec_set_hash()
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith(f"dropout-conformance {__version__}, spec set ")
+    assert spec_set_hash() in proc.stdout
+    edited = tmp_path / "specs"  # one changed byte is another spec set
+    shutil.copytree(ROOT / "specs", edited)
+    axes = edited / "sweep-axes.yaml"
+    axes.write_text(axes.read_text() + "\n", encoding="utf-8")
+    assert spec_set_hash(edited) != spec_set_hash()
 
 
 def test_results_document_matches_the_published_schema(reference_run):

@@ -122,6 +122,28 @@ def test_diff_cli_text_and_html(two_files, tmp_path):
     assert "&lt;script&gt;" in out.read_text() and "<script>alert" not in out.read_text()
 
 
+@pytest.mark.parametrize("old_set, new_set, warned", [
+    ("0123456789ab", "0123456789ab", None),
+    ("0123456789ab", "fedcba987654", "used different spec sets"),
+    (None, "0123456789ab", "cannot be told to share a spec set"),  # a results file from before spec_set
+])
+def test_diff_warns_when_the_runs_used_different_spec_sets(tmp_path, old_set, new_set, warned):
+    paths = []
+    for name, spec_set in (("old.json", old_set), ("new.json", new_set)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(json.dumps(document("torch", "2.13", [record("dropout2d-scaling", "torch", "pass")],
+                                                 spec_set=spec_set)))
+    proc = subprocess.run([sys.executable, "-m", "conformance", "diff", *map(str, paths), "-o",
+                           str(tmp_path / "diff.html")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0
+    html = (tmp_path / "diff.html").read_text()
+    if warned is None:
+        assert "warning" not in proc.stderr and "spec set" not in proc.stdout and 'class="warning"' not in html
+    else:
+        assert warned in proc.stderr and warned in proc.stdout and warned in html
+        assert f"new: spec set {new_set}" in proc.stdout
+
+
 def test_junit_counts_and_parses(tmp_path):
     path = tmp_path / "j.xml"
     junit.write_junit(torch_doc(), path)

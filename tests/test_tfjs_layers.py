@@ -48,10 +48,12 @@ def _session(adapter, seed: int = 7):
 
 
 def test_without_node_modules_it_is_unavailable_with_the_install_command(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("CONFORMANCE_TFJS_DIR", str(tmp_path))  # a copy of the example never installed
+    for path in TFJS_DIR.glob("*.js*"):  # a copy of the example never installed
+        shutil.copy(path, tmp_path)
+    monkeypatch.setenv("CONFORMANCE_TFJS_DIR", str(tmp_path))
     for module in ("adapters.tfjs_adapter", "adapters.tfjs_layers_adapter"):
         monkeypatch.delitem(sys.modules, module, raising=False)
-    with pytest.raises(Unavailable, match="npm ci --prefix examples/tfjs"):
+    with pytest.raises(Unavailable, match="lacks @tensorflow/tfjs; run: npm ci --prefix examples/tfjs"):
         load_adapter("tfjs-layers")
 
 
