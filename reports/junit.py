@@ -62,7 +62,7 @@ def build(document: dict[str, Any]) -> ET.ElementTree:
         suite = ET.SubElement(suites, "testsuite", name=name, tests=str(len(records)), failures=str(failures),
                               errors=str(errors), skipped=str(skipped), time="0")
         props = ET.SubElement(suite, "properties")
-        for key in ("salt", "alpha", "false_alarm_bound", "suite_version"):
+        for key in ("salt", "alpha", "false_alarm_bound", "suite_version", "spec_set"):
             ET.SubElement(props, "property", name=key, value=str(document["run"].get(key)))
         suite.extend(_testcase(r) for r in records)
     return ET.ElementTree(suites)

@@ -151,6 +151,8 @@ def test_junit_counts_and_parses(tmp_path):
     (suite,) = list(suites)
     assert suite.get("name") == "torch-cpu-eager" and suite.get("tests") == "3"
     assert suite.get("failures") == "1" and suite.get("errors") == "0"
+    run_props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert run_props["suite_version"] == "0.1.0" and run_props["spec_set"] == "0123456789ab"
     failure = suite.find("testcase/failure")
     assert failure is not None and "reproduce: python -m conformance run" in failure.text
     props = {p.get("name"): p.get("value") for p in suite.find("testcase/properties")}
