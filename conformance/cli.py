@@ -66,7 +66,7 @@ def _add_run(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=_prog(), description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=version_line(),
+    parser.add_argument("--version", action=_PrintVersion,
                         help="print the suite's version and the hash of its spec set, then exit")
     sub = parser.add_subparsers(dest="verb", required=True)
     _add_run(sub)
@@ -96,6 +96,17 @@ def _prog() -> str:
 def version_line() -> str:
     """Version and spec set: results record both, and `diff` warns when two runs' spec sets differ."""
     return f"dropout-conformance {__version__}, spec set {spec_set_hash()} ({SPECS_DIR})"
+
+
+class _PrintVersion(argparse.Action):
+    """argparse's own version action wraps the line at the terminal's width, path included."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, help: str | None = None):
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(version_line())
+        parser.exit()
 
 
 def main(argv: list[str] | None = None) -> int:
