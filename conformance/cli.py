@@ -1,4 +1,4 @@
-"""Command line: `python -m conformance run|list|lint|report|diff`.
+"""Command line: `python -m conformance run|list|lint|report|diff|porting`.
 
 `run` drives pytest underneath, in subprocesses per execution target (framework x device x mode)
 under a supervisor (supervisor.py): a case that crashes or hangs becomes one error record and the
@@ -24,7 +24,7 @@ from typing import Any
 from . import __version__
 from . import results as res
 from .api import MODES
-from .expectations import EXPECTATIONS_DIR, ExpectationBook, ExpectationFileError, write_proposals
+from .expectations import EXPECTATIONS_DIR, ExpectationBook, ExpectationFileError, families, write_proposals
 from .progress import Progress
 from .record import Result, Status
 from .seeding import SALT_ENV, run_salt
@@ -85,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("old")
     dp.add_argument("new")
     dp.add_argument("-o", "--output", default=None, help="also write an HTML diff here")
+    pp = sub.add_parser("porting", help="what to change in code moved from one implementation to another")
+    pp.add_argument("source", help="the implementation the code comes from, e.g. torch")
+    pp.add_argument("target", help="the implementation it moves to, e.g. mlx")
+    pp.add_argument("--results", nargs="+", default=[], metavar="FILE",
+                    help="results.json files holding both (default: run both here first)")
+    pp.add_argument("--format", choices=("text", "markdown"), default="text")
+    pp.add_argument("--spec", action="append", default=[], help="without --results: run only these specs (glob)")
+    pp.add_argument("--out", default=None, help="without --results: keep the run's results.json here "
+                                                "(default: a temporary directory)")
     return parser
 
 
@@ -127,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "report":
             from reports.html import report_command
             return report_command(args.results, Path(args.output))
+        if args.verb == "porting":
+            return cmd_porting(args)
         from reports.diff import diff_command
         return diff_command(Path(args.old), Path(args.new), Path(args.output) if args.output else None)
     except UsageError as exc:
@@ -151,6 +162,29 @@ def cmd_list(args) -> int:
     for err in errors:
         res.stderr(f"malformed spec: {err}")
     return EXIT_FAIL if errors else EXIT_OK
+
+
+# ---------------------------------------------------------------- porting
+
+def cmd_porting(args) -> int:
+    """The checklist from results files, or from a run of both implementations made here first (its output
+    goes to stderr: stdout is the checklist's)."""
+    from reports.porting import names_problem, porting_command
+    known = list(known_frameworks())
+    shared = {name: [m for m in members if m in known] for name, members in families().items()}
+    if args.results:
+        return porting_command(args.results, args.source, args.target, args.format, shared)
+    problem = names_problem((args.source, args.target), known, shared)
+    if problem:
+        raise UsageError(problem)
+    with tempfile.TemporaryDirectory(prefix="conformance-porting-") as tmp:
+        out = Path(args.out or tmp)
+        run = [sys.executable, "-m", "conformance", "run", "--framework", args.source, "--framework", args.target,
+               "--out", str(out), *(f"--spec={s}" for s in args.spec)]
+        code = subprocess.run(run, stdout=sys.stderr.fileno(), check=False).returncode
+        if code not in (EXIT_OK, EXIT_FAIL):  # bad input or interrupted: no complete results to read
+            return code
+        return porting_command([str(out / "results.json")], args.source, args.target, args.format, shared)
 
 
 # ---------------------------------------------------------------- run

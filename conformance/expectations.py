@@ -14,6 +14,9 @@ states one finding once (outcome, reason, issue link, what is observed) and wher
         reason: our kernel multiplies by the mask, so 0 * NaN stays NaN
         issue: https://github.com/me/mydrop/issues/1
         observed: {nan_in_dropped: nan}
+        porting:                     # optional advice for `porting` checklists (not on 'conforms')
+          to: keep NaN out of the input; a dropped NaN stays NaN here   # code moved to mydrop
+          from: nothing to change     # code moved from mydrop to an implementation without this divergence
       - outcome: diverges
         reason: one cause, seen in several specs
         matches:
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -103,6 +107,24 @@ def _version_in(version: str, specifier: str) -> bool:
         return False
 
 
+class Porting(_Strict):
+    """What to change in ported code, for the `porting` checklist. The entry's reason says what the
+    implementation does; this says what to do about it, in each direction: `to` for code moved to this
+    implementation (it meets the divergence), `from` for code moved from it to one that does not
+    diverge (the code may rely on it). Neither stands in for the other: a direction without advice is
+    printed as such."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    to: str | None = Field(default=None, min_length=1)
+    from_: str | None = Field(default=None, alias="from", min_length=1)
+
+    @model_validator(mode="after")
+    def _advice(self) -> "Porting":
+        if self.to is None and self.from_ is None:
+            raise ValueError("give the advice for code moved 'to' this implementation, 'from' it, or both")
+        return self
+
+
 class Expectation(_Strict):
     """What a result record carries as `expected` (with the source of the entry)."""
 
@@ -110,6 +132,11 @@ class Expectation(_Strict):
     reason: str | None = None
     issue: str | None = Field(default=None, pattern=_URL)
     observed: dict[str, Any] | None = None  # what a divergence looks like (subset of observed)
+    porting: Porting | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """The `expected` part of a result record (the advice under its YAML names: to, from)."""
+        return self.model_dump(exclude_none=True, by_alias=True)
 
 
 CONFORMS = Expectation(outcome="conforms")
@@ -131,6 +158,7 @@ class Entry(_Strict):
     reason: str | None = None
     issue: str | None = Field(default=None, pattern=_URL)
     observed: dict[str, Any] | None = None
+    porting: Porting | None = None
 
     @model_validator(mode="after")
     def _where_and_why(self) -> "Entry":
@@ -141,10 +169,22 @@ class Entry(_Strict):
         outcomes = {self.outcome} | {m.outcome for m in self.matches or [] if m.outcome}
         if outcomes - {"conforms"} and not self.reason:
             raise ValueError(f"an expected '{sorted(outcomes - {'conforms'})[0]}' needs a 'reason'")
+        if self.porting is not None:
+            _check_porting(self.porting, outcomes)
         return self
 
     def expanded(self) -> list[Match]:
         return self.matches if self.matches is not None else [Match(spec=self.spec, when=self.when)]
+
+
+def _check_porting(porting: Porting, outcomes: set[str]) -> None:
+    """Advice is about a difference: none where the entry expects conformance, and no advice for code
+    coming from an implementation that lacks the feature."""
+    if outcomes == {"conforms"}:
+        raise ValueError("'porting' advice belongs to a divergence or a missing feature, not to 'conforms'")
+    if porting.from_ is not None and outcomes == {"not-offered"}:
+        raise ValueError("'porting.from' on a 'not-offered' entry: no code comes from an implementation "
+                         "that lacks the feature (give 'to')")
 
 
 class ExpectationFile(_Strict):
@@ -209,7 +249,8 @@ def rules_of(parsed: ExpectationFile, path: Path, framework: str | None) -> list
     """The file's own rules, in order; `framework` is who they are for when no entry says."""
     rules = []
     for i, entry in enumerate(parsed.expectations):
-        base = Expectation(outcome=entry.outcome, reason=entry.reason, issue=entry.issue, observed=entry.observed)
+        base = Expectation(outcome=entry.outcome, reason=entry.reason, issue=entry.issue, observed=entry.observed,
+                           porting=entry.porting)
         matches = entry.expanded()
         for j, match in enumerate(matches):
             key = f"{display_path(path)}#{i}" + (f".{j}" if entry.matches is not None else "")
@@ -304,6 +345,22 @@ def resolve(files: dict[str, tuple[Path, ExpectationFile]]) -> dict[str, list[Ru
     """Framework name -> its rules (own, then inherited). Built-in rules name no framework:
     a file is for the framework it is named after."""
     return {name: _resolve(name, files, ()) for name in files}
+
+
+def families(directory: Path = EXPECTATIONS_DIR) -> dict[str, list[str]]:
+    """Each file that others inherit, with every file inheriting it, directly or not: the family of
+    implementations that share its findings ('jax-common': equinox, flax, flax-linen, flax-nnx, haiku)."""
+    files = read_directory(directory) if directory.is_dir() else {}
+
+    def ancestors(name: str, chain: tuple[str, ...] = ()) -> set[str]:
+        parents = files[name][1].inherits if name in files and name not in chain else []
+        return {p for parent in parents for p in {parent} | ancestors(parent, chain + (name,))}
+
+    members: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(files):
+        for ancestor in ancestors(name):
+            members[ancestor].append(name)
+    return dict(members)
 
 
 def load_directory(directory: Path = EXPECTATIONS_DIR) -> dict[str, list[Rule]]:

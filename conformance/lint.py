@@ -4,7 +4,7 @@ Kinds of problem (each a `Problem` naming the file and the entry or spec at faul
 - unmatched: an expectation entry whose spec pattern names no spec, or whose `when:` fits no
   case of the specs it names (op and params are checked; device, mode and version can't be);
 - duplicate-reason: the same reason text in two entries (write it once: one entry, several matches);
-- issue-without-link: a reason that cites an upstream issue or PR but has no `issue:` link;
+- issue-without-link: a reason or porting advice that cites an upstream issue or PR but has no `issue:` link;
 - source-without-quote: a spec source without the quote that supports the claim;
 - malformed: a spec or expectation file that does not load.
 """
@@ -54,6 +54,10 @@ def lint_reasons(files: list[tuple[Path, ExpectationFile]]) -> list[Problem]:
     for path, parsed in files:
         for i, entry in enumerate(parsed.expectations):
             where = _entry_where(path, i)
+            advice = " ".join(filter(None, (entry.porting.to, entry.porting.from_))) if entry.porting else ""
+            if _CITES_ISSUE.search(advice) and not entry.issue:
+                problems.append(Problem("issue-without-link", where,
+                                        "the porting advice cites an upstream issue; give its URL as 'issue:'"))
             if not entry.reason:
                 continue
             if _CITES_ISSUE.search(entry.reason) and not entry.issue:

@@ -142,7 +142,7 @@ def _blank_record(case: Case, salt: str, expectation: Expectation, expectation_s
         id=case.test_id, spec=case.spec.id, behavior=case.spec.behavior, op=case.op,
         framework=t.adapter.name, device=t.device.label, mode=t.mode, params=case.params,
         status=Status.ERROR, message="the case did not finish",
-        expected={**expectation.model_dump(exclude_none=True), "source": expectation_source},
+        expected={**expectation.as_record(), "source": expectation_source},
         false_alarm=case.false_alarm, seed=derive_seed(salt, case.test_id),
         reproduce=reproduce_command(case, salt, list(expectation_files)),
     )

@@ -56,6 +56,9 @@ class Column:
         return " · ".join(parts) + (f" · run {self.run + 1}" if self.clash else "")
 
 
+CaseKey = tuple[str | None, str]  # (op, params as canonical JSON): one case, whatever target ran it
+
+
 @dataclass
 class Case:
     record: Result
@@ -66,6 +69,11 @@ class Case:
     @property
     def status(self) -> Status:
         return self.record.status
+
+    @functools.cached_property
+    def key(self) -> CaseKey:
+        """What ran, whatever the target: cases of two frameworks with one key are the same case."""
+        return (self.record.op, json.dumps(self.record.params, sort_keys=True, default=str))
 
 
 @dataclass
@@ -478,18 +486,22 @@ def _value_label(axis: str, key: str) -> str:
     return key
 
 
-def offered_axes(cases: Iterable[Case]) -> list[Axis]:
-    """The case filters worth showing: only values that occur, with how many cases have each."""
+def axis_values(cases: Iterable[Case]) -> dict[str, list[AxisValue]]:
+    """Per axis, the values the cases hold and how many hold each, in the filters' order (n/a last)."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for case in cases:
         for name, key in case.axes.items():
             counts[name][key] += 1
+    return {name: [AxisValue(k, _value_label(name, k), counts[name][k])
+                   for k in sorted(counts[name], key=lambda k: _value_order(name, k))]
+            for name, _, _ in AXES}
+
+
+def offered_axes(cases: Iterable[Case]) -> list[Axis]:
+    """The case filters worth showing: only values that occur, with how many cases have each."""
     offered = []
-    for name, label, always in AXES:
-        keys = sorted(counts[name], key=lambda k: _value_order(name, k))
-        known = [k for k in keys if k != NA]
-        if (always and known) or len(keys) > 1:
-            values = [AxisValue(k, _value_label(name, k), counts[name][k]) for k in keys]
+    for (name, label, always), values in zip(AXES, axis_values(cases).values()):
+        if (always and any(v.key != NA for v in values)) or len(values) > 1:
             offered.append(Axis(name, label, values))
     return offered
 
@@ -527,14 +539,18 @@ def reason(cases: list[Case]) -> str:
     return ""
 
 
-def where(cases: list[Case], wanted: str) -> list[str]:
-    """Targets (version/device/mode) on which the framework shows `wanted` - empty when all do."""
-    def label(c: Case) -> str:
-        col = c.column
-        return " ".join(x for x in (col.version, col.device, col.mode) if x)
+def target_label(case: Case) -> str:
+    """A case's target as `where` names it: version, device, mode."""
+    col = case.column
+    return " ".join(x for x in (col.version, col.device, col.mode) if x)
 
-    hits = sorted({label(c) for c in cases if verdict([c]) == wanted})
-    everyone = sorted({label(c) for c in cases if c.status is not Status.SKIPPED})
+
+def where(cases: list[Case], wanted: str | Callable[[Case], bool]) -> list[str]:
+    """Targets (version/device/mode) on which the framework shows `wanted` (a verdict, or a test of one
+    case) - empty when all do."""
+    shows = wanted if callable(wanted) else (lambda c: verdict([c]) == wanted)
+    hits = sorted({target_label(c) for c in cases if shows(c)})
+    everyone = sorted({target_label(c) for c in cases if c.status is not Status.SKIPPED})
     return [] if hits == everyone else hits
 
 
@@ -568,23 +584,54 @@ def _verdicts(row: Row, frameworks: list[str]) -> dict[str, tuple[str, str, list
 @dataclass
 class Difference:
     row: Row
-    a: tuple[str, str]  # (verdict, reason) for the first framework of the pair
+    a: tuple[str, str]  # (verdict, reason) of the first framework, over the cases where the two differ
     b: tuple[str, str]
+    # The cases that differ, one pair per case both ran: (the first framework's, the second's), each
+    # over every target (device, mode, version) of its framework.
+    pairs: list[tuple[list[Case], list[Case]]] = field(default_factory=list)
+
+
+def by_case(cases: Iterable[Case]) -> dict[CaseKey, list[Case]]:
+    """Cases grouped by what ran (op and params), each group holding every target that ran it."""
+    grouped: dict[CaseKey, list[Case]] = defaultdict(list)
+    for c in cases:
+        grouped[c.key].append(c)
+    return grouped
+
+
+def _outcome(cases: list[Case]) -> tuple[str, str]:
+    v = verdict(cases)
+    return v, (reason(cases) if v != "conforms" else "")
+
+
+Side = tuple[str, dict[CaseKey, tuple[str, list[Case]]]]  # a verdict, and per case its verdict and cases
+
+
+def _side(cases: list[Case]) -> Side:
+    return verdict(cases), {k: (verdict(group), group) for k, group in by_case(cases).items()}
 
 
 def portability(report: Report) -> list[tuple[str, str, list[Difference], int]]:
-    """For each pair of frameworks: specs where their outcomes differ, and how many were not comparable."""
-    pairs = []
+    """For each pair of frameworks: specs where their outcomes differ, and how many were not comparable.
+
+    Outcomes are compared case by case (op and params, over all targets of each side): a spec both
+    diverge from can still hold cases where only one does (Flax accepts p = 1.1 where PyTorch raises,
+    while PyTorch's compiled functional form diverges elsewhere in the spec). A case only one side ran
+    is not compared; a spec only one side ran counts as not comparable."""
     fws = report.frameworks
+    sides = {(row.spec, fw): _side(row.cases(fw)) for row in report.rows for fw in fws}  # once, not per pair
+    pairs = []
     for i, a in enumerate(fws):
         for b in fws[i + 1:]:
             diffs, uncompared = [], 0
             for row in report.rows:
-                ca, cb = row.cases(a), row.cases(b)
-                va, vb = verdict(ca), verdict(cb)
+                (va, ka), (vb, kb) = sides[row.spec, a], sides[row.spec, b]
                 if "not run" in (va, vb):
                     uncompared += va != vb
-                elif va != vb:
-                    diffs.append(Difference(row, (va, reason(ca)), (vb, reason(cb))))
+                    continue
+                differ = [(ka[k][1], kb[k][1]) for k in ka if k in kb and ka[k][0] != kb[k][0]]
+                if differ:
+                    diffs.append(Difference(row, _outcome([c for cs, _ in differ for c in cs]),
+                                            _outcome([c for _, cs in differ for c in cs]), differ))
             pairs.append((a, b, diffs, uncompared))
     return pairs

@@ -47,6 +47,11 @@ def lookup(book: ExpectationBook, framework: str, op: str = "dropout2d", params:
     ({"expectations": [{"spec": "x", "outcome": "conforms", "colour": "red"}]}, "expectations[0].colour"),
     ({"expect": []}, "expect"),
     (["not", "a", "mapping"], "mapping"),
+    ({"expectations": [{"spec": "x", "outcome": "conforms", "porting": {"to": "a"}}]}, "not to 'conforms'"),
+    ({"expectations": [entry("x", porting={"to": "a", "via": "b"})]}, "expectations[0].porting.via"),
+    ({"expectations": [entry("x", porting={})]}, "give the advice"),
+    ({"expectations": [entry("x", porting={"to": ""})]}, "expectations[0].porting.to"),
+    ({"expectations": [entry("x", outcome="not-offered", porting={"from": "a"})]}, "'porting.from' on a 'not-offered'"),
 ])
 def test_malformed_file_names_the_file_and_field(tmp_path, bad, field) -> None:
     path = write(tmp_path, "bad", bad)
@@ -87,6 +92,47 @@ def test_one_reason_several_matches_each_with_its_observed(tmp_path) -> None:
     second, key2 = lookup(book, "fw", spec=SPECS["channel-dropout-dtype"])
     assert (first.reason, first.observed, key.endswith("fw.yaml#0.0")) == ("one cause", {"dtype": "float32"}, True)
     assert (second.observed, key2.endswith("fw.yaml#0.1")) == ({"dtype": "float16"}, True)
+
+
+def test_porting_advice_is_carried_by_each_match_of_its_entry(tmp_path) -> None:
+    write(tmp_path, "fw", {"expectations": [{
+        "outcome": "diverges", "reason": "one cause", "porting": {"to": "do this", "from": "undo that"},
+        "matches": [{"spec": "channel-dropout-non-finite"}, {"spec": "channel-dropout-dtype"}]},
+        entry("channel-dropout-scaling", outcome="not-offered", porting={"to": "write it yourself"})]})
+    book = ExpectationBook.load(directory=tmp_path)
+    for spec in (NON_FINITE, SPECS["channel-dropout-dtype"]):
+        record = lookup(book, "fw", spec=spec)[0].as_record()  # what a result's `expected` holds
+        assert record["porting"] == {"to": "do this", "from": "undo that"} and record["reason"] == "one cause"
+    assert lookup(book, "fw", spec=SPECS["channel-dropout-scaling"])[0].as_record()["porting"] == \
+        {"to": "write it yourself"}
+    assert "porting" not in lookup(book, "other")[0].as_record()
+
+
+def test_a_result_record_carries_the_advice(tmp_path) -> None:
+    from adapters.reference import make_adapter
+    from conformance.runner import case_record, expand
+    from conformance.targets import targets_for
+    mine = write(tmp_path, "mine", {"framework": "reference", "expectations": [
+        entry("channel-dropout-non-finite", reason="ours", porting={"from": "nothing to change"})]})
+    case = expand(NON_FINITE, targets_for(make_adapter(), "reference")[0])[0]
+    record = case_record(case, "s", ExpectationBook.load([str(mine)]))
+    assert record.expected["porting"] == {"from": "nothing to change"}
+    assert record.expected["source"] == f"{mine}#0"
+
+
+def test_families_are_the_files_sharing_an_inherited_file(tmp_path) -> None:
+    from conformance.expectations import families
+    write(tmp_path, "common", {"expectations": []})
+    write(tmp_path, "jax-common", {"inherits": ["common"], "expectations": []})
+    write(tmp_path, "flax", {"inherits": ["jax-common"], "expectations": []})
+    for name in ("flax-linen", "flax-nnx"):
+        write(tmp_path, name, {"inherits": ["flax"], "expectations": []})
+    write(tmp_path, "torch", {"inherits": ["common"], "expectations": []})
+    found = families(tmp_path)
+    assert found["jax-common"] == ["flax", "flax-linen", "flax-nnx"]
+    assert found["flax"] == ["flax-linen", "flax-nnx"] and "torch" not in found
+    assert found["common"] == ["flax", "flax-linen", "flax-nnx", "jax-common", "torch"]
+    assert families()["jax-common"] == ["equinox", "flax", "flax-linen", "flax-nnx", "haiku"]  # the shipped files
 
 
 def test_inheritance_own_entries_first_then_parents_depth_first(tmp_path) -> None:
@@ -198,6 +244,18 @@ def test_lint_reports_an_issue_cited_without_a_link(tmp_path, reason) -> None:
     assert kinds(problems) == ["issue-without-link"]
     linked = entry("channel-dropout-scaling", reason=reason, issue="https://github.com/o/r/issues/1")
     assert lint_tree(tmp_path / "2", {"fw": {"expectations": [linked]}}) == []
+
+
+def test_lint_reports_an_issue_cited_in_advice_without_a_link(tmp_path) -> None:
+    advised = entry("channel-dropout-scaling", porting={"to": "work around it as in pytorch/pytorch#59421"})
+    problems = lint_tree(tmp_path, {"fw": {"expectations": [advised]}})
+    assert kinds(problems) == ["issue-without-link"] and "porting advice" in problems[0].message
+
+
+def test_lint_reports_advice_on_a_conforming_entry_as_malformed(tmp_path) -> None:
+    advised = entry("channel-dropout-scaling", outcome="conforms", reason=None, porting={"to": "anything"})
+    problems = lint_tree(tmp_path, {"fw": {"expectations": [advised]}})
+    assert kinds(problems) == ["malformed"] and "'porting'" in problems[0].message
 
 
 def test_lint_reports_a_source_without_a_quote(tmp_path) -> None:

@@ -205,7 +205,7 @@ bad_files = st.sampled_from([str(_TMP / "missing.json"), str(NOT_JSON), str(NOT_
 
 @st.composite
 def bad_command_lines(draw) -> tuple[list[str], str]:
-    verb = draw(st.sampled_from(["run", "run", "run", "report", "diff", "list", "lint", "verb"]))
+    verb = draw(st.sampled_from(["run", "run", "run", "report", "diff", "porting", "list", "lint", "verb"]))
     if verb == "run":
         bad, token = draw(bad_run_parts)
         good = draw(st.lists(good_run_parts.filter(lambda g: g[0] != bad[0]), max_size=3))  # none undoes it
@@ -217,11 +217,13 @@ def bad_command_lines(draw) -> tuple[list[str], str]:
     if verb in ("report", "diff"):
         files = draw(st.lists(bad_files, min_size=2 if verb == "diff" else 1, max_size=2 if verb == "diff" else 3))
         return [verb, *files], ""
+    if verb == "porting":
+        return ["porting", "torch", "mlx", "--results", *draw(st.lists(bad_files, min_size=1, max_size=2))], ""
     if verb == "list":
         return ["list", "--specs-dir", str(_TMP / "missing")], "--specs-dir"
     if verb == "lint":
         return ["lint", "--specs-dir", str(SMALL_SPECS), *draw(st.lists(bad_files, min_size=1, max_size=2))], ""
-    verbs = ("run", "report", "diff", "list", "lint")
+    verbs = ("run", "report", "diff", "porting", "list", "lint")
     return [draw(odd_text.filter(lambda s: s not in verbs and not s.startswith("-")))], "conformance: error:"
 
 
@@ -235,8 +237,9 @@ def test_bad_command_lines_exit_with_a_message_and_no_traceback() -> None:
         assert "Traceback" not in text
         assert code in (1, 2), (argv, code, text)
         assert token in text, (argv, token, text)
-        if argv[0] in ("report", "diff"):  # the file at fault is named
-            assert any(name in text for name in argv[1:]), text
+        if argv[0] in ("report", "diff", "porting"):  # the file at fault is named
+            files = argv[argv.index("--results") + 1:] if argv[0] == "porting" else argv[1:]
+            assert any(name in text for name in files), text
 
     assert counted(check, bad_command_lines()) >= MIN_EXAMPLES
 

@@ -78,6 +78,22 @@ def test_claims_audit_and_portability_name_the_difference(two_files):
     assert (a, b) == ("mlx", "torch") and {d.row.spec for d in diffs} == {"dropout2d-non-finite", "dropout2d-scaling"}
 
 
+def test_portability_compares_case_by_case():
+    """Both diverge somewhere in the spec, on different cases: the case where only one does is a
+    difference (a spec-level verdict would hide it); a case only one side ran is not compared."""
+    torch = document("torch", "2.13.0", [
+        record("dropout2d-scaling", "torch", "expected-divergence", mode="compiled", p=0.5, reason="compiled quirk"),
+        record("dropout2d-scaling", "torch", "pass", p=0.5), record("dropout2d-scaling", "torch", "pass", p=0.9),
+        record("dropout2d-scaling", "torch", "fail", p=0.1)])
+    mlx = document("mlx", "0.32.4", [record("dropout2d-scaling", "mlx", "expected-divergence", p=p, reason="mlx quirk")
+                                     for p in (0.5, 0.9)], salt="s2")
+    (a, b, diffs, uncompared), = model.portability(model.build([("t", torch), ("m", mlx)]))
+    (diff,) = diffs
+    assert (a, b, diff.row.spec, uncompared) == ("mlx", "torch", "dropout2d-scaling", 0)
+    assert diff.a == ("diverges", "mlx quirk") and diff.b == ("conforms", "")
+    assert [(pa[0].record.params, pb[0].record.params) for pa, pb in diff.pairs] == [({"p": 0.9}, {"p": 0.9})]
+
+
 def test_source_links_are_only_http(tmp_path):
     doc = torch_doc()
     doc["specs"]["dropout2d-scaling"]["sources"][0]["url"] = "javascript:alert(1)"

@@ -32,6 +32,8 @@ expectations:
     outcome: diverges
     reason: mydrop refuses p = 1 with ValueError, as MLX does.
     observed: {error: ValueError}
+    porting:
+      to: Build mydrop's dropout only for p < 1; at p = 1 return zeros.
 """
 SPECS = ["--spec", "channel-dropout-p-one", "--spec", "channel-dropout-scaling", "--spec", "dropout2d-rank*"]
 
@@ -93,6 +95,12 @@ def test_wheel_ships_the_specs_and_the_command_runs_an_adopters_adapter(installe
     _check([str(installed / "dropout-conformance"), "report", "out/results.json", "-o", "report.html"],
            cwd=adopter, env=_env())
     assert "mydrop" in (adopter / "report.html").read_text(encoding="utf-8")
+    _check([str(installed / "dropout-conformance"), "run", "--framework", "reference", "--salt", "wheel-test",
+            "--out", "ref", *SPECS], cwd=adopter, env=_env())
+    porting = _check([str(installed / "dropout-conformance"), "porting", "reference", "mydrop", "--results",
+                      "ref/results.json", "out/results.json"], cwd=adopter, env=_env()).stdout
+    assert "mydrop refuses p = 1 with ValueError" in porting, porting  # the adopter's reason and advice
+    assert "change: Build mydrop's dropout only for p < 1; at p = 1 return zeros." in porting, porting
 
 
 def test_pytest_finds_the_plugin_through_its_entry_point(installed: Path, adopter: Path) -> None:
